@@ -1,0 +1,10 @@
+/**
+ * Every scenario, in the order `npm run bench` runs them. A scenario is added by writing its file
+ * and listing it here: an explicit list, not registration as a side effect of importing.
+ */
+import type { Scenario } from '../lib/types.js';
+import { appHttpHello } from './app-http-hello.js';
+import { appHttpHelloNginxStatic } from './app-http-hello-nginx-static.js';
+import { nodeVsNode } from './node-vs-node.js';
+
+export const SCENARIOS: readonly Scenario[] = [appHttpHello, appHttpHelloNginxStatic, nodeVsNode];

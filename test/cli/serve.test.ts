@@ -1,0 +1,114 @@
+/** The `tsgi serve` command, run as a real process and queried with real curl. */
+import { describe, it, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requirePeer } from '../helpers/peers.js';
+import { runTsgi, runTsgiToExit, waitForUrl } from '../helpers/process.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tsgi-cli-'));
+const files = {
+  'tsgi.ts': `import type { App } from ${JSON.stringify(join(process.cwd(), 'src/gateway/types.js'))};
+const app: App = (environ, startResponse) => {
+  startResponse('200 OK', [['Content-Type', 'text/plain']]);
+  return ['tsgi ', environ.PATH_INFO, '?', environ.QUERY_STRING];
+};
+export default app;
+`,
+  'plain.js': `export const application = (environ, startResponse) => { startResponse('200 OK', []); return ['js']; };\n`,
+  'module.mjs': `export default { fetch: (request) => new Response('fetch object ' + new URL(request.url).pathname) };\n`,
+  'handler.mjs': `export const handler = (request) => new Response('fetch handler ' + request.method);\n`,
+  'node-handler.mjs': `export default (req, res) => { res.setHeader('X-Kind', 'node'); res.end('node ' + req.url); };\n`,
+  'not-an-app.mjs': `export default 42;\n`,
+  'no-default.mjs': `export const something = 1;\n`,
+  'broken.ts': `export default (environ: unknown => {;\n`,
+  'throws.mjs': `throw new Error('refusing to load');\n`,
+};
+for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+
+const curl = requirePeer('curl');
+
+async function withServer(args: string[], check: (url: string) => Promise<void> | void): Promise<void> {
+  const running = runTsgi(args);
+  try {
+    const url = await waitForUrl(running);
+    await check(url);
+  } finally {
+    assert.equal(await running.stop('SIGTERM'), 0, running.output());
+  }
+}
+
+function curlGet(url: string, extra: string[] = []): string {
+  if (!('path' in curl)) throw new Error('curl missing');
+  return execFileSync(curl.path, ['-sS', '-i', ...extra, url], { encoding: 'latin1' });
+}
+
+describe('tsgi serve', { skip: 'skip' in curl ? curl.skip : false }, () => {
+  before(() => {
+    if ('skip' in curl) console.log(`# skipped: ${curl.skip}`);
+  });
+
+  it('serves a .ts TSGI app with no build step, and stops cleanly on SIGTERM', async () => {
+    await withServer(['serve', '--http-socket', '127.0.0.1:0', '--app', join(dir, 'tsgi.ts')], (url) => {
+      const response = curlGet(`${url}some/path?q=1`);
+      assert.match(response, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(response, /Transfer-Encoding: chunked/);
+      assert.ok(response.endsWith('tsgi /some/path?q=1'), response);
+    });
+  });
+
+  it('accepts uWSGI-style options without the serve subcommand and --opt=value', async () => {
+    await withServer(['--http-socket=127.0.0.1:0', `--app=${join(dir, 'plain.js')}`], (url) => {
+      assert.ok(curlGet(url).endsWith('\r\n\r\njs'));
+    });
+  });
+
+  it('detects a fetch object (Hono-style) in a .mjs file', async () => {
+    await withServer(['serve', '--http-socket', '127.0.0.1:0', '--app', join(dir, 'module.mjs')], (url) => {
+      assert.ok(curlGet(`${url}x`).endsWith('fetch object /x'));
+    });
+  });
+
+  it('picks a named export with FILE:EXPORT and detects a one-argument fetch handler', async () => {
+    await withServer(['serve', '--http-socket', '127.0.0.1:0', '--app', `${join(dir, 'handler.mjs')}:handler`], (url) => {
+      assert.ok(curlGet(url, ['-X', 'PUT']).endsWith('fetch handler PUT'));
+    });
+  });
+
+  it('runs a Node (req, res) handler with --app-kind node', async () => {
+    await withServer(['serve', '--http-socket', '127.0.0.1:0', '--app', join(dir, 'node-handler.mjs'), '--app-kind', 'node'], (url) => {
+      const response = curlGet(`${url}n?1`);
+      assert.match(response, /X-Kind: node/i);
+      assert.ok(response.endsWith('node /n?1'), response);
+    });
+  });
+
+  it('prints --help from the option table', async () => {
+    const { code, output } = await runTsgiToExit(['serve', '--help']);
+    assert.equal(code, 0);
+    for (const option of ['--http-socket', '--app', '--app-kind', '--listen']) assert.ok(output.includes(option), option);
+  });
+
+  const failures: Array<[string, string[], number, RegExp]> = [
+    ['a missing file', ['--app', join(dir, 'missing.ts')], 1, /missing\.ts does not exist/],
+    ['an export that is not an app', ['--app', join(dir, 'not-an-app.mjs')], 1, /export "default" of .*not-an-app\.mjs is number; expected a TSGI app/],
+    ['a module without the export', ['--app', join(dir, 'no-default.mjs')], 1, /no-default\.mjs has no export "default" or "app" or "application" \(it exports: something\)/],
+    ['a named export that does not exist', ['--app', `${join(dir, 'plain.js')}:nope`], 1, /plain\.js has no export "nope"/],
+    ['a syntax error', ['--app', join(dir, 'broken.ts')], 1, /importing .*broken\.ts failed/],
+    ['a module that throws', ['--app', join(dir, 'throws.mjs')], 1, /throws\.mjs failed: Error: refusing to load/],
+    ['a wrong --app-kind', ['--app', join(dir, 'not-an-app.mjs'), '--app-kind', 'fetch'], 1, /is not a fetch handler/],
+    ['no --app', [], 2, /no application given/],
+    ['an unknown option', ['--app', join(dir, 'plain.js'), '--frobnicate'], 2, /unknown option "--frobnicate"/],
+    ['a bad address', ['--app', join(dir, 'plain.js'), '--http-socket', 'nowhere'], 1, /invalid socket address "nowhere"/],
+  ];
+  for (const [what, args, expectedCode, message] of failures) {
+    it(`exits ${expectedCode} naming the problem for ${what}`, async () => {
+      const withSocket = args.includes('--http-socket') ? args : ['--http-socket', '127.0.0.1:0', ...args];
+      const { code, output } = await runTsgiToExit(['serve', ...withSocket]);
+      assert.equal(code, expectedCode, output);
+      assert.match(output, message);
+    });
+  }
+});
