@@ -1,21 +1,22 @@
 /**
- * `serve(app, { http })`: the programmatic server (the role of `wsgiref.simple_server.make_server`),
- * also what `tsgi serve --http-socket` runs in each worker.
+ * Serving an application on sockets. `serve(app, { http })` is the programmatic server (the role of
+ * `wsgiref.simple_server.make_server`); `attachApp` is the part a worker runs on sockets the master
+ * bound: it accepts connections, hands each to its protocol, sweeps timeouts, and closes gracefully.
  */
-import { createServer, type Server } from 'node:net';
-import { rmSync } from 'node:fs';
+import type { Server, Socket } from 'node:net';
 import type { App } from '../gateway/types.js';
+import { TsgiError } from '../errors.js';
 import { LogErrorStream } from '../gateway/environ.js';
 import type { Http1Limits } from '../protocols/http1.js';
-import { parseAddress, type ListenAddress } from './address.js';
 import { HttpConnection } from './http/connection.js';
 import { DateClock } from './http/response.js';
-import type { HttpServerContext } from './http/environ.js';
+import type { ServedConnection, ServerContext } from './context.js';
 import { Logger, silentLogger } from './log.js';
+import { bindSockets, closeSockets, type BoundAddress, type BoundSocket, type SocketProtocol, type SocketSpec } from './sockets.js';
 
-export interface ServeOptions {
-  /** Where to accept HTTP: `host:port`, `:port` or a UNIX socket path (one or several). */
-  http: string | string[];
+export type { BoundAddress, SocketSpec } from './sockets.js';
+
+export interface AppServerOptions {
   /** Server log; `false` for none. Default: stderr. */
   log?: Logger | false;
   /** Request head limits of the HTTP codec. */
@@ -24,13 +25,18 @@ export interface ServeOptions {
   keepAliveTimeout?: number;
   /** Seconds a client has to send a complete request head (nginx's client_header_timeout; default 60). */
   headerTimeout?: number;
-  /** Listen queue length (uWSGI's --listen; default 100 as uWSGI). */
-  backlog?: number;
   /** Value of `tsgi.multiprocess` (true when several workers run the app). */
   multiprocess?: boolean;
 }
 
-export type BoundAddress = { host: string; port: number } | { path: string };
+export interface ServeOptions extends AppServerOptions {
+  /** Where to accept HTTP: `host:port`, `:port` or a UNIX socket path (one or several). */
+  http?: string | string[];
+  /** Sockets of any protocol (uwsgi, FastCGI, SCGI, HTTP). */
+  sockets?: SocketSpec[];
+  /** Listen queue length (uWSGI's --listen; default 100 as uWSGI). */
+  backlog?: number;
+}
 
 export interface ServerHandle {
   /** The first bound address as a URL (`http://127.0.0.1:8000/`; `http+unix://...` for a socket path). */
@@ -42,61 +48,66 @@ export interface ServerHandle {
   close(graceMs?: number): Promise<void>;
 }
 
+/** An application attached to listening sockets; closing it does not close the sockets. */
+export interface AttachedApp {
+  /** Stops accepting, lets in-flight responses finish (up to `graceMs`), then cuts what is left. */
+  drain(graceMs?: number): Promise<void>;
+  /** Connections open now. */
+  readonly connectionCount: number;
+}
+
+export interface AttachTarget {
+  protocol: SocketProtocol;
+  server: Server;
+  bound: BoundAddress;
+}
+
+type ConnectionFactory = (socket: Socket, context: ServerContext) => ServedConnection;
+
+/** One entry per protocol; the others join as their codecs land. */
+const CONNECTION_FACTORIES: Partial<Record<SocketProtocol, ConnectionFactory>> = {
+  http: (socket, context) => new HttpConnection(socket, context),
+};
+
+export class UnsupportedProtocolError extends TsgiError {
+  constructor(protocol: SocketProtocol) {
+    super('ERR_UNSUPPORTED_PROTOCOL', `the ${protocol} protocol is not supported yet`);
+  }
+}
+
 const SWEEP_INTERVAL_MS = 1000;
 
-export async function serve(app: App, options: ServeOptions): Promise<ServerHandle> {
+export function attachApp(app: App, targets: readonly AttachTarget[], options: AppServerOptions = {}): AttachedApp {
   const log = options.log === false ? silentLogger : (options.log ?? new Logger());
-  const specs = Array.isArray(options.http) ? options.http : [options.http];
-  if (specs.length === 0) throw new TypeError('serve(): at least one address is required in options.http');
-  const addresses = specs.map(parseAddress);
-  const connections = new Set<HttpConnection>();
+  const connections = new Set<ServedConnection>();
   const running = new Set<Promise<void>>();
-  const servers: Server[] = [];
-  const bound: BoundAddress[] = [];
+  const listeners: Array<{ server: Server; listener: (socket: Socket) => void }> = [];
 
-  const contextFor = (address: ListenAddress): HttpServerContext => ({
-    app,
-    log,
-    clock: new DateClock(),
-    limits: options.limits ?? {},
-    errors: new LogErrorStream((line) => log.line(line)),
-    serverName: address.kind === 'tcp' ? address.host : 'localhost',
-    serverPort: address.kind === 'tcp' ? String(address.port) : '',
-    multiprocess: options.multiprocess ?? false,
-    track(pending) {
-      running.add(pending);
-      void pending.finally(() => running.delete(pending));
-    },
-    forget(connection) {
-      connections.delete(connection as HttpConnection);
-    },
-  });
-
-  try {
-    for (const address of addresses) {
-      const context = contextFor(address);
-      const server = createServer({ noDelay: true }, (socket) => {
-        connections.add(new HttpConnection(socket, context));
-      });
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        const backlog = options.backlog ?? 100;
-        if (address.kind === 'unix') server.listen({ path: address.path, backlog }, resolve);
-        else server.listen({ host: address.host, port: address.port, backlog }, resolve);
-      });
-      const info = server.address();
-      if (typeof info === 'string' || info === null) {
-        bound.push({ path: address.kind === 'unix' ? address.path : String(info) });
-      } else {
-        bound.push({ host: info.address, port: info.port });
-        context.serverPort = String(info.port);
-      }
-      server.on('error', (error) => log.error('listening socket error', error));
-    }
-  } catch (error) {
-    for (const server of servers) server.close();
-    throw error;
+  for (const target of targets) {
+    const factory = CONNECTION_FACTORIES[target.protocol];
+    if (!factory) throw new UnsupportedProtocolError(target.protocol);
+    const context: ServerContext = {
+      app,
+      log,
+      clock: new DateClock(),
+      limits: options.limits ?? {},
+      errors: new LogErrorStream((line) => log.line(line)),
+      serverName: 'host' in target.bound ? target.bound.host : 'localhost',
+      serverPort: 'port' in target.bound ? String(target.bound.port) : '',
+      multiprocess: options.multiprocess ?? false,
+      track(pending) {
+        running.add(pending);
+        void pending.finally(() => running.delete(pending));
+      },
+      forget(connection) {
+        connections.delete(connection);
+      },
+    };
+    const listener = (socket: Socket): void => {
+      connections.add(factory(socket, context));
+    };
+    target.server.on('connection', listener);
+    listeners.push({ server: target.server, listener });
   }
 
   const keepAliveTicks = Math.ceil(((options.keepAliveTimeout ?? 75) * 1000) / SWEEP_INTERVAL_MS);
@@ -110,25 +121,23 @@ export async function serve(app: App, options: ServeOptions): Promise<ServerHand
       }
       connection.idleTicks++;
       // A connection waiting on the application is never timed out here (harakiri is the app's limit).
-      if (connection.idle ? connection.idleTicks >= keepAliveTicks : connection.idleTicks >= headerTicks && connection.waitingForHead) {
-        connection.socket.destroy();
-      }
+      const expired = connection.idle
+        ? connection.idleTicks >= keepAliveTicks
+        : connection.waitingForHead && connection.idleTicks >= headerTicks;
+      if (expired) connection.socket.destroy();
     }
   }, SWEEP_INTERVAL_MS);
   sweep.unref();
 
-  const first = bound[0]!;
-  const url = 'path' in first ? `http+unix://${encodeURIComponent(first.path)}/` : `http://${first.host.includes(':') ? `[${first.host}]` : first.host}:${first.port}/`;
-
-  let closing: Promise<void> | null = null;
+  let draining: Promise<void> | null = null;
   return {
-    url,
-    address: first,
-    addresses: bound,
-    close(graceMs = 10_000) {
-      closing ??= (async () => {
+    get connectionCount() {
+      return connections.size;
+    },
+    drain(graceMs = 10_000) {
+      draining ??= (async () => {
         clearInterval(sweep);
-        const stopped = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+        for (const { server, listener } of listeners) server.off('connection', listener);
         for (const connection of connections) connection.shutdown();
         const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
         const drained = (async () => {
@@ -137,10 +146,48 @@ export async function serve(app: App, options: ServeOptions): Promise<ServerHand
         })();
         await Promise.race([drained, deadline]);
         for (const connection of connections) connection.socket.destroy();
+      })();
+      return draining;
+    },
+  };
+}
+
+export async function serve(app: App, options: ServeOptions): Promise<ServerHandle> {
+  const http = options.http === undefined ? [] : Array.isArray(options.http) ? options.http : [options.http];
+  const specs: SocketSpec[] = [...http.map((address) => ({ protocol: 'http' as const, address })), ...(options.sockets ?? [])];
+  if (specs.length === 0) throw new TypeError('serve(): give at least one address in options.http or options.sockets');
+  const sockets: BoundSocket[] = await bindSockets(specs, { backlog: options.backlog });
+  let attached: AttachedApp;
+  try {
+    attached = attachApp(
+      app,
+      sockets.map((socket) => ({ protocol: socket.spec.protocol, server: socket.server, bound: socket.bound })),
+      options,
+    );
+  } catch (error) {
+    await closeSockets(sockets, { removeUnixFiles: true });
+    throw error;
+  }
+  const log = options.log === false ? silentLogger : (options.log ?? null);
+  for (const socket of sockets) {
+    socket.server.on('error', (error) => (log ?? new Logger()).error('listening socket error', error));
+  }
+  const first = sockets[0]!.bound;
+  const url =
+    'path' in first
+      ? `http+unix://${encodeURIComponent(first.path)}/`
+      : `http://${first.host.includes(':') ? `[${first.host}]` : first.host}:${first.port}/`;
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    address: first,
+    addresses: sockets.map((socket) => socket.bound),
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        const stopped = closeSockets(sockets, { removeUnixFiles: true });
+        await attached.drain(graceMs);
         await stopped;
-        for (const address of addresses) {
-          if (address.kind === 'unix') rmSync(address.path, { force: true });
-        }
       })();
       return closing;
     },

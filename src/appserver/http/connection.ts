@@ -9,7 +9,8 @@ import { BodyInput, type InputDemand } from '../../gateway/input.js';
 import { runApp } from '../../gateway/handler.js';
 import { Http1RequestParser, reasonPhrase, type HttpParseError, type RequestHead } from '../../protocols/http1.js';
 import { HttpResponseSink, type ResponseOwner } from './response.js';
-import { buildHttpEnviron, type HttpServerContext } from './environ.js';
+import { buildHttpEnviron } from './environ.js';
+import type { ServedConnection, ServerContext } from '../context.js';
 
 /** A body buffered past this makes the connection stop reading until the application catches up. */
 const INPUT_HIGH_WATER = 64 * 1024;
@@ -47,7 +48,7 @@ class Exchange implements InputDemand {
   }
 }
 
-export class HttpConnection implements ResponseOwner {
+export class HttpConnection implements ResponseOwner, ServedConnection {
   private readonly parser: Http1RequestParser;
   private exchange: Exchange | null = null;
   private stash: Buffer | null = null;
@@ -56,13 +57,12 @@ export class HttpConnection implements ResponseOwner {
   private closing = false;
   /** The connection was ended: bytes still arriving are ignored. */
   private finished = false;
-  /** Set on every read; the server's sweep clears it and counts idle ticks. */
   active = true;
   idleTicks = 0;
 
   constructor(
     readonly socket: Socket,
-    readonly context: HttpServerContext,
+    readonly context: ServerContext,
   ) {
     this.parser = new Http1RequestParser(
       {

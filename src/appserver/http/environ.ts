@@ -1,29 +1,13 @@
 import type { Socket } from 'node:net';
-import type { App, Environ, ErrorStream } from '../../gateway/types.js';
+import type { Environ } from '../../gateway/types.js';
 import { TSGI_VERSION } from '../../gateway/types.js';
 import { decodePath, headerToEnvironKey, joinRepeatedHeader, splitTarget } from '../../gateway/environ.js';
 import type { BodyInput } from '../../gateway/input.js';
-import type { Http1Limits, RequestHead } from '../../protocols/http1.js';
-import type { Logger } from '../log.js';
-import type { DateClock } from './response.js';
-
-/** What every connection of one HTTP server shares. */
-export interface HttpServerContext {
-  app: App;
-  log: Logger;
-  clock: DateClock;
-  limits: Partial<Http1Limits>;
-  errors: ErrorStream;
-  serverName: string;
-  serverPort: string;
-  multiprocess: boolean;
-  /** Keeps the server aware of responses still running (graceful close waits for them). */
-  track(pending: Promise<void>): void;
-  forget(connection: unknown): void;
-}
+import type { RequestHead } from '../../protocols/http1.js';
+import type { ServerContext } from '../context.js';
 
 /** The environ of one HTTP request (docs/tsgi.md, "environ Variables"). */
-export function buildHttpEnviron(context: HttpServerContext, socket: Socket, head: RequestHead, input: BodyInput): Environ {
+export function buildHttpEnviron(context: ServerContext, socket: Socket, head: RequestHead, input: BodyInput): Environ {
   const { path, query } = splitTarget(head.target);
   const environ: Environ = {
     REQUEST_METHOD: head.method,
