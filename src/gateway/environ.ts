@@ -101,3 +101,23 @@ export class LogErrorStream implements ErrorStream {
     }
   }
 }
+
+/**
+ * Hop-by-hop headers (RFC 9110 section 7.6.1, the list `wsgiref` enforces): they describe one
+ * connection, which the server owns, so an application must not send them (PEP 3333).
+ */
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'trailers',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name.toLowerCase());
+}

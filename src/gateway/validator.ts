@@ -18,6 +18,7 @@
  */
 import { inspect } from 'node:util';
 import { TsgiError } from '../errors.js';
+import { isHopByHop } from './environ.js';
 import type { App, Body, Chunk, Environ, ErrorStream, HeaderList, InputStream, StartResponse, Write } from './types.js';
 
 /** Who broke a rule: the server (or middleware acting as one) or the application. */
@@ -136,17 +137,6 @@ const FIRST_FINAL_STATUS = 200;
 const LAST_STATUS = 599;
 /** Responses that carry no body (RFC 9110 §6.4.1); wsgiref's NO_MESSAGE_BODY. */
 const NO_BODY_STATUS: ReadonlySet<number> = new Set([204, 304]);
-/** RFC 9110 §7.6.1 connection options, as wsgiref.util.is_hop_by_hop lists them. */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailers',
-  'transfer-encoding',
-  'upgrade',
-]);
 const REQUIRED_KEYS = [
   'REQUEST_METHOD',
   'SCRIPT_NAME',
@@ -444,7 +434,7 @@ function checkHeaders(headers: unknown, fail: Fail): asserts headers is HeaderLi
     if (lower === 'status') {
       throw fail('header-status', 'a Status header is CGI, not TSGI: pass the status as the first argument');
     }
-    if (HOP_BY_HOP.has(lower)) {
+    if (isHopByHop(lower)) {
       throw fail('hop-by-hop', `${name} is a hop-by-hop header; the server owns connection management and framing`);
     }
     if (CONTROL.test(value)) throw fail('header-value', `header ${name} has a control character: ${describe(value)}`);

@@ -7,33 +7,13 @@ import { fromFetch, toFetch, encodePath, requestUrl } from '../../src/gateway/ad
 import type { HandlerLog } from '../../src/gateway/handler.js';
 import { BodyInput } from '../../src/gateway/input.js';
 import { mount } from '../../src/gateway/mount.js';
-import { TSGI_VERSION } from '../../src/gateway/types.js';
 import type { App, Body, Environ, HeaderList } from '../../src/gateway/types.js';
+import { makeEnviron } from '../helpers/environ.js';
 
 const quietLog: HandlerLog = { appError() {} };
 const text = (bytes: Uint8Array | string): string => (typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString());
 
-function environ(overrides: Partial<Environ> = {}): Environ {
-  return {
-    REQUEST_METHOD: 'GET',
-    SCRIPT_NAME: '',
-    PATH_INFO: '/',
-    QUERY_STRING: '',
-    SERVER_NAME: 'example.org',
-    SERVER_PORT: '80',
-    SERVER_PROTOCOL: 'HTTP/1.1',
-    REMOTE_ADDR: '127.0.0.1',
-    REMOTE_PORT: '5000',
-    'tsgi.version': TSGI_VERSION,
-    'tsgi.url_scheme': 'http',
-    'tsgi.input': BodyInput.empty(),
-    'tsgi.errors': { write() {}, writelines() {}, flush() {} },
-    'tsgi.multithread': true,
-    'tsgi.multiprocess': false,
-    'tsgi.run_once': false,
-    ...overrides,
-  };
-}
+const environ = makeEnviron;
 
 /** Calls an app directly: the status and headers it started with, and its body object. */
 async function start(app: App, env: Environ): Promise<{ status: string; headers: HeaderList; body: Body }> {

@@ -10,8 +10,8 @@ import { fromNode, type NodeHandler } from '../../src/gateway/adapters/node.js';
 import type { HandlerLog } from '../../src/gateway/handler.js';
 import { BodyInput } from '../../src/gateway/input.js';
 import { mount } from '../../src/gateway/mount.js';
-import { TSGI_VERSION } from '../../src/gateway/types.js';
 import type { Body, Environ, HeaderList } from '../../src/gateway/types.js';
+import { makeEnviron } from '../helpers/environ.js';
 
 const quietLog: HandlerLog = { appError() {} };
 
@@ -19,27 +19,7 @@ function serveNode(handler: NodeHandler, options: { highWaterMark?: number } = {
   return toFetch(fromNode(handler), { log: quietLog, remoteAddress: '192.0.2.7', remotePort: '40000', ...options });
 }
 
-function environ(overrides: Partial<Environ> = {}): Environ {
-  return {
-    REQUEST_METHOD: 'GET',
-    SCRIPT_NAME: '',
-    PATH_INFO: '/',
-    QUERY_STRING: '',
-    SERVER_NAME: 'example.org',
-    SERVER_PORT: '80',
-    SERVER_PROTOCOL: 'HTTP/1.1',
-    REMOTE_ADDR: '127.0.0.1',
-    REMOTE_PORT: '5000',
-    'tsgi.version': TSGI_VERSION,
-    'tsgi.url_scheme': 'http',
-    'tsgi.input': BodyInput.empty(),
-    'tsgi.errors': { write() {}, writelines() {}, flush() {} },
-    'tsgi.multithread': true,
-    'tsgi.multiprocess': false,
-    'tsgi.run_once': false,
-    ...overrides,
-  };
-}
+const environ = makeEnviron;
 
 /** Calls the app directly, as a server would, and returns what it started with plus its body. */
 async function start(handler: NodeHandler, env: Environ): Promise<{ status: () => string; headers: () => HeaderList; body: Body }> {

@@ -3,30 +3,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { compose } from '../../src/gateway/compose.js';
-import { BodyInput } from '../../src/gateway/input.js';
 import { mount } from '../../src/gateway/mount.js';
-import { TSGI_VERSION } from '../../src/gateway/types.js';
 import type { App, Environ, HeaderList, Middleware } from '../../src/gateway/types.js';
+import { makeEnviron } from '../helpers/environ.js';
 
 function environ(path: string, scriptName = ''): Environ {
-  return {
-    REQUEST_METHOD: 'GET',
-    SCRIPT_NAME: scriptName,
-    PATH_INFO: path,
-    QUERY_STRING: '',
-    SERVER_NAME: 'localhost',
-    SERVER_PORT: '80',
-    SERVER_PROTOCOL: 'HTTP/1.1',
-    REMOTE_ADDR: '127.0.0.1',
-    REMOTE_PORT: '5000',
-    'tsgi.version': TSGI_VERSION,
-    'tsgi.url_scheme': 'http',
-    'tsgi.input': BodyInput.empty(),
-    'tsgi.errors': { write() {}, writelines() {}, flush() {} },
-    'tsgi.multithread': true,
-    'tsgi.multiprocess': false,
-    'tsgi.run_once': false,
-  };
+  return makeEnviron({ SCRIPT_NAME: scriptName, PATH_INFO: path, SERVER_NAME: 'localhost' });
 }
 
 /** An app that answers with its name and the SCRIPT_NAME / PATH_INFO it was given. */

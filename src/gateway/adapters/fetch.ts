@@ -13,7 +13,7 @@
 import { STATUS_CODES } from 'node:http';
 import { runApp } from '../handler.js';
 import type { HandlerLog, ResponseSink } from '../handler.js';
-import { decodePath, headerToEnvironKey } from '../environ.js';
+import { decodePath, headerToEnvironKey, isHopByHop } from '../environ.js';
 import { BodyInput } from '../input.js';
 import { TSGI_VERSION } from '../types.js';
 import type { App, Chunk, Environ, ErrorStream, HeaderList, InputStream } from '../types.js';
@@ -469,25 +469,6 @@ export function headerNameFromKey(key: string): string {
   return key.slice(5).toLowerCase().replace(/_/g, '-');
 }
 
-/**
- * Hop-by-hop headers (RFC 9110 section 7.6.1, the list `wsgiref` enforces): they describe one
- * connection, which the server owns, so an application must not send them (PEP 3333).
- */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'trailers',
-  'transfer-encoding',
-  'upgrade',
-]);
-
-export function isHopByHop(name: string): boolean {
-  return HOP_BY_HOP.has(name.toLowerCase());
-}
 
 /** A fetch `Headers` as a TSGI header list: Set-Cookie stays one pair per cookie. */
 function headerListFrom(headers: Headers): HeaderList {

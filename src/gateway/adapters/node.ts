@@ -44,7 +44,8 @@ import { IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http';
 import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
 import { Socket } from 'node:net';
 import type { App, Environ, HeaderList, StartResponse } from '../types.js';
-import { encodedTarget, headerNameFromKey, isHopByHop } from './fetch.js';
+import { encodedTarget, headerNameFromKey } from './fetch.js';
+import { isHopByHop } from '../environ.js';
 
 /** A Node request listener. Its return value is ignored unless it is a promise that rejects. */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
