@@ -6,7 +6,7 @@
  */
 import type { Environ, ErrorStream } from '../gateway/types.js';
 import { TSGI_VERSION } from '../gateway/types.js';
-import { decodePath, splitTarget } from '../gateway/environ.js';
+import { decodePath, joinRepeatedHeader, splitTarget } from '../gateway/environ.js';
 import type { BodyInput } from '../gateway/input.js';
 
 export interface CgiEnvironContext {
@@ -38,8 +38,10 @@ function isMountPrefix(prefix: string, path: string): boolean {
 }
 
 /**
- * `vars` is the flat `[name, value, name, value...]` list a codec decoded. Later duplicates win,
- * as they do in uWSGI (a `uwsgi_param` set twice sends both; the last is what the app sees).
+ * `vars` is the flat `[name, value, name, value...]` list a codec decoded. A repeated request header
+ * (nginx before 1.23 sends `X-A: 1` and `X-A: 2` as two HTTP_X_A vars) is joined as nginx 1.23+
+ * and HTTP do (`, `; `; ` for Cookie); any other repeated var keeps its last value (a `uwsgi_param`
+ * set twice sends both, and the last is what uWSGI's app sees).
  */
 export function buildCgiEnviron(
   vars: readonly string[],
@@ -48,7 +50,12 @@ export function buildCgiEnviron(
   options: CgiEnvironOptions = {},
 ): Environ {
   const environ: Record<string, unknown> = {};
-  for (let i = 0; i + 1 < vars.length; i += 2) environ[vars[i]!] = vars[i + 1]!;
+  for (let i = 0; i + 1 < vars.length; i += 2) {
+    const key = vars[i]!;
+    const value = vars[i + 1]!;
+    const previous = environ[key];
+    environ[key] = typeof previous === 'string' && key.startsWith('HTTP_') ? joinRepeatedHeader(key, previous, value) : value;
+  }
 
   // nginx sends `CONTENT_LENGTH ""` and `CONTENT_TYPE ""` for a GET; TSGI says absent, never ''.
   if (environ.CONTENT_LENGTH === '') delete environ.CONTENT_LENGTH;

@@ -9,6 +9,7 @@ import { TsgiError } from '../errors.js';
 import { LogErrorStream } from '../gateway/environ.js';
 import type { Http1Limits } from '../protocols/http1.js';
 import { HttpConnection } from './http/connection.js';
+import { scgiProtocol, streamConnectionFactory, uwsgiProtocol } from './stream-protocols.js';
 import { DateClock } from './http/response.js';
 import type { ServedConnection, ServerContext } from './context.js';
 import { Logger, silentLogger } from './log.js';
@@ -27,6 +28,8 @@ export interface AppServerOptions {
   headerTimeout?: number;
   /** Value of `tsgi.multiprocess` (true when several workers run the app). */
   multiprocess?: boolean;
+  /** uWSGI's --buffer-size: the largest uwsgi vars block / SCGI header block accepted (default 4096). */
+  bufferSize?: number;
 }
 
 export interface ServeOptions extends AppServerOptions {
@@ -64,10 +67,18 @@ export interface AttachTarget {
 
 type ConnectionFactory = (socket: Socket, context: ServerContext) => ServedConnection;
 
-/** One entry per protocol; the others join as their codecs land. */
-const CONNECTION_FACTORIES: Partial<Record<SocketProtocol, ConnectionFactory>> = {
-  http: (socket, context) => new HttpConnection(socket, context),
-};
+function connectionFactory(protocol: SocketProtocol, options: AppServerOptions): ConnectionFactory {
+  switch (protocol) {
+    case 'http':
+      return (socket, context) => new HttpConnection(socket, context);
+    case 'uwsgi':
+      return streamConnectionFactory(uwsgiProtocol({ bufferSize: options.bufferSize }));
+    case 'scgi':
+      return streamConnectionFactory(scgiProtocol({ bufferSize: options.bufferSize }));
+    case 'fastcgi':
+      throw new UnsupportedProtocolError(protocol);
+  }
+}
 
 export class UnsupportedProtocolError extends TsgiError {
   constructor(protocol: SocketProtocol) {
@@ -84,8 +95,7 @@ export function attachApp(app: App, targets: readonly AttachTarget[], options: A
   const listeners: Array<{ server: Server; listener: (socket: Socket) => void }> = [];
 
   for (const target of targets) {
-    const factory = CONNECTION_FACTORIES[target.protocol];
-    if (!factory) throw new UnsupportedProtocolError(target.protocol);
+    const factory = connectionFactory(target.protocol, options);
     const context: ServerContext = {
       app,
       log,

@@ -71,3 +71,10 @@ it('fills required keys the front server left out, and reads the scheme from HTT
   assert.equal(environ['tsgi.url_scheme'], 'https');
   assert.equal(build({ UWSGI_SCHEME: 'https' })['tsgi.url_scheme'], 'https');
 });
+
+it('joins a header nginx sent twice, as nginx 1.23+ does', () => {
+  const environ = buildCgiEnviron(['HTTP_X_A', '1', 'HTTP_X_A', '2', 'HTTP_COOKIE', 'a=1', 'HTTP_COOKIE', 'b=2', 'SCRIPT_NAME', '/x', 'SCRIPT_NAME', '/y', 'PATH_INFO', '/z'], BodyInput.empty(), context);
+  assert.equal(environ.HTTP_X_A, '1, 2');
+  assert.equal(environ.HTTP_COOKIE, 'a=1; b=2');
+  assert.equal(environ.SCRIPT_NAME, '/y');
+});

@@ -1,0 +1,201 @@
+/**
+ * A connection of a one-request-per-connection protocol: uwsgi (`--socket`) and SCGI
+ * (`--scgi-socket`). The front server (nginx) opens a connection, sends one request (vars block,
+ * then the body) and reads the response until the connection closes, so the response needs no
+ * framing: a head (an HTTP status line for uwsgi, as uWSGI sends; CGI `Status:` for SCGI), then
+ * the body, then close.
+ */
+import type { Socket } from 'node:net';
+import { BodyInput, type InputDemand } from '../gateway/input.js';
+import { runApp, type ResponseSink } from '../gateway/handler.js';
+import type { HeaderList } from '../gateway/types.js';
+import type { TsgiError } from '../errors.js';
+import { buildCgiEnviron } from './cgi-environ.js';
+import type { ServedConnection, ServerContext } from './context.js';
+
+const INPUT_HIGH_WATER = 64 * 1024;
+
+/** The part of a request decoder this connection needs (UwsgiRequestDecoder, ScgiRequestDecoder). */
+export interface RequestDecoder {
+  execute(data: Buffer, offset?: number): number;
+  finish(): TsgiError | null;
+  readonly error: TsgiError | null;
+}
+
+export interface DecodedRequest {
+  vars: string[];
+  contentLength: number;
+  /** uwsgi modifier1 30: strip SCRIPT_NAME from PATH_INFO. */
+  stripScriptName: boolean;
+}
+
+export interface DecoderEvents {
+  onRequest(request: DecodedRequest): void;
+  onBody(chunk: Buffer): void;
+  onComplete(): void;
+}
+
+export interface StreamProtocol {
+  name: string;
+  createDecoder(events: DecoderEvents): RequestDecoder;
+  /** The response head in this protocol's form; throws on a header that would corrupt it. */
+  formatHead(status: number, reason: string, headers: HeaderList, requestProtocol: string): string;
+  /** Log line for a malformed request (protocol-specific wording, e.g. uWSGI's). */
+  describeError(error: TsgiError, peer: string): string;
+}
+
+class StreamSink implements ResponseSink {
+  private pendingHead: string | null = null;
+  private readonly bodyless: boolean;
+
+  constructor(
+    private readonly connection: StreamConnection,
+    private readonly protocol: StreamProtocol,
+    private readonly requestProtocol: string,
+    method: string,
+  ) {
+    this.bodyless = method === 'HEAD';
+  }
+
+  get aborted(): boolean {
+    return this.connection.socket.destroyed;
+  }
+
+  sendHead(status: number, reason: string, headers: HeaderList): void {
+    this.pendingHead = this.protocol.formatHead(status, reason, headers, this.requestProtocol);
+  }
+
+  write(chunk: Uint8Array): boolean {
+    const socket = this.connection.socket;
+    if (socket.destroyed) return true;
+    const head = this.pendingHead;
+    this.pendingHead = null;
+    if (this.bodyless) return head === null ? true : socket.write(head, 'latin1');
+    if (head === null) return socket.write(chunk);
+    socket.cork();
+    socket.write(head, 'latin1');
+    const ok = socket.write(chunk);
+    socket.uncork();
+    return ok;
+  }
+
+  drain(): Promise<void> {
+    return this.connection.drain();
+  }
+
+  end(): void {
+    const socket = this.connection.socket;
+    if (this.pendingHead !== null) socket.end(this.pendingHead, 'latin1');
+    else socket.end();
+    this.pendingHead = null;
+    this.connection.responded = true;
+  }
+
+  abort(): void {
+    this.connection.socket.destroy();
+  }
+}
+
+export class StreamConnection implements ServedConnection, InputDemand {
+  active = true;
+  idleTicks = 0;
+  responded = false;
+  private readonly decoder: RequestDecoder;
+  private input: BodyInput | null = null;
+  private started = false;
+  private requestComplete = false;
+  private drainWaiter: Promise<void> | null = null;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly context: ServerContext,
+    private readonly protocol: StreamProtocol,
+  ) {
+    this.decoder = protocol.createDecoder({
+      onRequest: (request) => this.onRequest(request),
+      onBody: (chunk) => {
+        this.input?.push(chunk);
+        if (this.input !== null && this.input.buffered >= INPUT_HIGH_WATER) this.socket.pause();
+      },
+      onComplete: () => {
+        this.requestComplete = true;
+        this.input?.end();
+      },
+    });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', () => {
+      // ECONNRESET: 'close' follows and cleans up.
+    });
+    socket.on('close', () => {
+      if (!this.requestComplete) this.input?.fail(new Error('the front server closed the connection'));
+      context.forget(this);
+    });
+  }
+
+  get idle(): boolean {
+    return !this.started;
+  }
+
+  get waitingForHead(): boolean {
+    return !this.started;
+  }
+
+  shutdown(): void {
+    if (!this.started) this.socket.end();
+  }
+
+  wanted(): void {
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  drain(): Promise<void> {
+    if (this.socket.destroyed) return Promise.resolve();
+    this.drainWaiter ??= new Promise((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        this.drainWaiter = null;
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+    return this.drainWaiter;
+  }
+
+  private peer(): string {
+    return this.socket.remoteAddress ? `${this.socket.remoteAddress}:${this.socket.remotePort}` : 'unix socket peer';
+  }
+
+  private onData(chunk: Buffer): void {
+    this.active = true;
+    if (this.requestComplete) return; // one request per connection: anything after it is ignored
+    const consumed = this.decoder.execute(chunk, 0);
+    if (consumed < 0) {
+      const error = this.decoder.error!;
+      this.context.log.error(this.protocol.describeError(error, this.peer()));
+      if (this.started) this.input?.fail(error);
+      else this.socket.destroy();
+    }
+  }
+
+  private onEnd(): void {
+    if (this.requestComplete || this.responded) return;
+    const error = this.decoder.finish();
+    if (error && this.started) this.input?.fail(error);
+    else if (error) this.context.log.error(this.protocol.describeError(error, this.peer()));
+    if (!this.started) this.socket.destroy();
+  }
+
+  private onRequest(request: DecodedRequest): void {
+    this.started = true;
+    const input = request.contentLength > 0 ? new BodyInput(this) : BodyInput.empty();
+    this.input = input;
+    const environ = buildCgiEnviron(request.vars, input, this.context, { stripScriptName: request.stripScriptName });
+    const sink = new StreamSink(this, this.protocol, environ.SERVER_PROTOCOL, environ.REQUEST_METHOD);
+    const pending = runApp(this.context.app, environ, sink, this.context.log);
+    if (pending !== undefined) this.context.track(pending);
+  }
+}
