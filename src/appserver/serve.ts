@@ -9,6 +9,7 @@ import { TsgiError } from '../errors.js';
 import { LogErrorStream } from '../gateway/environ.js';
 import type { Http1Limits } from '../protocols/http1.js';
 import { HttpConnection } from './http/connection.js';
+import { FastcgiConnection } from './fastcgi-connection.js';
 import { scgiProtocol, streamConnectionFactory, uwsgiProtocol } from './stream-protocols.js';
 import { DateClock } from './http/response.js';
 import type { ServedConnection, ServerContext } from './context.js';
@@ -76,7 +77,7 @@ function connectionFactory(protocol: SocketProtocol, options: AppServerOptions):
     case 'scgi':
       return streamConnectionFactory(scgiProtocol({ bufferSize: options.bufferSize }));
     case 'fastcgi':
-      throw new UnsupportedProtocolError(protocol);
+      return (socket, context) => new FastcgiConnection(socket, context);
   }
 }
 

@@ -77,12 +77,21 @@ interface Path {
   protocol: SocketProtocol;
   unix: boolean;
   location: (address: string) => string;
+  http?: (address: string) => string;
 }
 
 const PATHS: Path[] = [
   { name: 'uwsgi_pass over TCP', protocol: 'uwsgi', unix: false, location: (a) => `include /etc/nginx/uwsgi_params; uwsgi_pass ${a};` },
   { name: 'uwsgi_pass over a UNIX socket', protocol: 'uwsgi', unix: true, location: (a) => `include /etc/nginx/uwsgi_params; uwsgi_pass unix:${a};` },
   { name: 'scgi_pass', protocol: 'scgi', unix: false, location: (a) => `include /etc/nginx/scgi_params; scgi_pass ${a};` },
+  { name: 'fastcgi_pass', protocol: 'fastcgi', unix: false, location: (a) => `include /etc/nginx/fastcgi_params; fastcgi_pass ${a};` },
+  {
+    name: 'fastcgi_pass with fastcgi_keep_conn and upstream keepalive',
+    protocol: 'fastcgi',
+    unix: true,
+    location: () => 'include /etc/nginx/fastcgi_params; fastcgi_keep_conn on; fastcgi_pass tsgi_app;',
+    http: (a) => `upstream tsgi_app { server unix:${a}; keepalive 4; }`,
+  },
 ];
 
 for (const path of PATHS) {
@@ -97,7 +106,7 @@ for (const path of PATHS) {
       server = await serve(app, { sockets: [{ protocol: path.protocol, address }], log: new Logger({ write: (t: string) => logged.push(t) }) });
       const bound = server.address;
       const target = 'path' in bound ? bound.path : `127.0.0.1:${bound.port}`;
-      front = await startNginx(nginx.path, `location / { ${path.location(target)} }`);
+      front = await startNginx(nginx.path, `location / { ${path.location(target)} }`, path.http?.(target) ?? '');
     });
     after(async () => {
       await front?.stop();
@@ -115,7 +124,7 @@ for (const path of PATHS) {
       assert.deepEqual(reply.headers['set-cookie'], ['a=1', 'b=2']);
       const environ = JSON.parse(reply.body.toString()) as Record<string, string | null>;
       assert.equal(environ.REQUEST_METHOD, 'GET');
-      assert.equal(environ.PATH_INFO, '/env');
+      assert.equal(environ.PATH_INFO, '/env', 'fastcgi_params sends no PATH_INFO: it comes from DOCUMENT_URI');
       assert.equal(environ.SCRIPT_NAME, '');
       assert.equal(environ.QUERY_STRING, 'a=1&b=%20x&c');
       assert.equal(environ.HTTP_X_ODD, 'tab\there  spaces');
