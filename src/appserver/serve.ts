@@ -40,6 +40,8 @@ export interface ServeOptions extends AppServerOptions {
   sockets?: SocketSpec[];
   /** Listen queue length (uWSGI's --listen; default 100 as uWSGI). */
   backlog?: number;
+  /** File mode of UNIX sockets (uWSGI's --chmod-socket). */
+  chmodSocket?: number;
 }
 
 export interface ServerHandle {
@@ -167,7 +169,7 @@ export async function serve(app: App, options: ServeOptions): Promise<ServerHand
   const http = options.http === undefined ? [] : Array.isArray(options.http) ? options.http : [options.http];
   const specs: SocketSpec[] = [...http.map((address) => ({ protocol: 'http' as const, address })), ...(options.sockets ?? [])];
   if (specs.length === 0) throw new TypeError('serve(): give at least one address in options.http or options.sockets');
-  const sockets: BoundSocket[] = await bindSockets(specs, { backlog: options.backlog });
+  const sockets: BoundSocket[] = await bindSockets(specs, { backlog: options.backlog, chmod: options.chmodSocket });
   let attached: AttachedApp;
   try {
     attached = attachApp(

@@ -2,8 +2,9 @@
  * The sockets of `tsgi serve`: which protocol each speaks, and binding them. The master binds every
  * socket (so a busy port fails before any worker starts) and workers accept on the shared handles.
  */
-import { createServer, type Server } from 'node:net';
-import { chmodSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { TsgiError } from '../errors.js';
 import { parseAddress, type ListenAddress } from './address.js';
 
 export const SOCKET_PROTOCOLS = ['http', 'uwsgi', 'fastcgi', 'scgi'] as const;
@@ -31,8 +32,34 @@ export interface BindOptions {
   chmod?: number;
 }
 
+/** A UNIX socket path that a live server still answers on. */
+export class SocketInUseError extends TsgiError {
+  constructor(path: string) {
+    super('ERR_SOCKET_IN_USE', `bind(): ${path} is in use by a running server (Address already in use)`);
+  }
+}
+
+/**
+ * A socket file left by a server that died cannot be bound again. uWSGI unlinks it before binding;
+ * tsgi does the same, but only after checking that nothing answers on it, so a second instance
+ * started by mistake fails instead of stealing the first one's socket.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = connect({ path }, () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.on('error', () => resolve(false));
+  });
+  if (alive) throw new SocketInUseError(path);
+  rmSync(path, { force: true });
+}
+
 export async function bindSocket(spec: SocketSpec, options: BindOptions = {}): Promise<BoundSocket> {
   const address = parseAddress(spec.address);
+  if (address.kind === 'unix') await removeStaleSocket(address.path);
   const server = createServer({ noDelay: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -112,3 +112,51 @@ describe('tsgi serve', { skip: 'skip' in curl ? curl.skip : false }, () => {
     });
   }
 });
+
+describe('tsgi serve sockets from the command line and config files', () => {
+  async function waitForOutput(running: ReturnType<typeof runTsgi>, pattern: RegExp): Promise<void> {
+    for (let i = 0; i < 300 && !pattern.test(running.output()); i++) {
+      if (running.child.exitCode !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.match(running.output(), pattern);
+  }
+
+  it('binds uwsgi, FastCGI and SCGI UNIX sockets with --chmod-socket, and --vacuum removes them', async () => {
+    const { statSync, existsSync } = await import('node:fs');
+    const sockDir = mkdtempSync(join(tmpdir(), 'tsgi-socks-'));
+    const [uwsgi, fastcgi, scgi] = ['u.sock', 'f.sock', 's.sock'].map((name) => join(sockDir, name));
+    const running = runTsgi(['serve', '--app', join(dir, 'plain.js'), '--socket', uwsgi!, '--fastcgi-socket', fastcgi!, '--scgi-socket', scgi!, '--chmod-socket=660', '--vacuum']);
+    await waitForOutput(running, /on scgi:/);
+    for (const path of [uwsgi!, fastcgi!, scgi!]) assert.equal(statSync(path).mode & 0o777, 0o660, path);
+    assert.equal(await running.stop('SIGTERM'), 0, running.output());
+    for (const path of [uwsgi!, fastcgi!, scgi!]) assert.equal(existsSync(path), false, `${path} removed by --vacuum`);
+  });
+
+  it('refuses a socket a live server holds, and replaces the stale file a killed one left', async () => {
+    const { existsSync } = await import('node:fs');
+    const path = join(mkdtempSync(join(tmpdir(), 'tsgi-socks-')), 'app.sock');
+    const first = runTsgi(['serve', '--app', join(dir, 'plain.js'), '--socket', path]);
+    await waitForOutput(first, /on uwsgi:/);
+    const second = await runTsgiToExit(['serve', '--app', join(dir, 'plain.js'), '--socket', path]);
+    assert.equal(second.code, 1);
+    assert.match(second.output, /is in use by a running server/);
+    assert.equal(await first.stop('SIGKILL'), 'SIGKILL');
+    assert.equal(existsSync(path), true, 'a killed server leaves its socket file');
+    const third = runTsgi(['serve', '--app', join(dir, 'plain.js'), '--socket', path]);
+    await waitForOutput(third, /on uwsgi:/);
+    assert.equal(await third.stop('SIGTERM'), 0);
+  });
+
+  it('reads sockets from an ini file, and names the file and line of a bad --buffer-size', async () => {
+    const ini = join(dir, 'site.ini');
+    writeFileSync(ini, `[uwsgi]\nhttp-socket = 127.0.0.1:0\napp = ${join(dir, 'plain.js')}\nbuffer-size = 70000\n`);
+    const bad = await runTsgiToExit(['serve', '--ini', ini]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.output, /--buffer-size expects 1 to 65535, got 70000 in .*site\.ini:4/);
+    writeFileSync(ini, `[uwsgi]\nhttp-socket = 127.0.0.1:0\napp = ${join(dir, 'plain.js')}\nbuffer-size = 32768\nplugins = python3\n`);
+    await withServer(['serve', ini], (url) => {
+      assert.ok(curlGet(url).endsWith('js'));
+    });
+  });
+});
