@@ -15,7 +15,7 @@ import { measureScenario } from './lib/measure.js';
 import { endServersOnExit, ServerProcesses } from './lib/processes.js';
 import { renderResultsFile, renderTables, writeResultsFile } from './lib/report.js';
 import { REPO_ROOT } from './lib/root.js';
-import type { Outcome, Scenario } from './lib/types.js';
+import type { BenchParams, Outcome, Scenario } from './lib/types.js';
 import { SCENARIOS } from './scenarios/index.js';
 
 const RESULTS_FILE = join(REPO_ROOT, 'bench/results/latest.md');
@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (options.list) {
-    await listScenarios();
+    await listScenarios(options.params);
     return 0;
   }
   const selected = selectScenarios(options.scenarios);
@@ -84,9 +84,9 @@ function selectScenarios(names: string[]): readonly Scenario[] {
   });
 }
 
-async function listScenarios(): Promise<void> {
+async function listScenarios(params: BenchParams): Promise<void> {
   for (const s of SCENARIOS) {
-    const availability = await s.available();
+    const availability = await s.available(params);
     const state = availability === true ? '' : `  [not available yet: ${availability}]`;
     process.stdout.write(`${s.name}\n    ${s.description}\n    target: ${s.target.text}${state}\n`);
   }

@@ -11,6 +11,7 @@ export const DEFAULT_PARAMS: Readonly<BenchParams> = Object.freeze({
   rounds: 3,
   warmupSec: 2,
   connections: 32,
+  processes: 1,
 });
 
 export type LoadChoice = 'auto' | 'wrk' | 'autocannon';
@@ -33,6 +34,9 @@ options:
   --rounds N          measured rounds per side          (default ${DEFAULT_PARAMS.rounds})
   --warmup S          warm-up seconds per side          (default ${DEFAULT_PARAMS.warmupSec})
   --connections C     open connections                  (default ${DEFAULT_PARAMS.connections})
+  --processes N       backend processes per side, for scenarios whose backends
+                      can run several (default ${DEFAULT_PARAMS.processes}); the others show
+                      "not available yet" when N > 1
   --load wrk|autocannon|auto
                       load generator (default auto: wrk if installed, else autocannon)
   -h, --help          this text
@@ -50,6 +54,7 @@ export function parseRunOptions(argv: string[]): RunOptions {
       rounds: { type: 'string' },
       warmup: { type: 'string' },
       connections: { type: 'string' },
+      processes: { type: 'string' },
       load: { type: 'string', default: 'auto' },
     },
   });
@@ -64,6 +69,7 @@ export function parseRunOptions(argv: string[]): RunOptions {
       rounds: positiveInt('--rounds', values.rounds, DEFAULT_PARAMS.rounds),
       warmupSec: nonNegativeInt('--warmup', values.warmup, DEFAULT_PARAMS.warmupSec),
       connections: positiveInt('--connections', values.connections, DEFAULT_PARAMS.connections),
+      processes: positiveInt('--processes', values.processes, DEFAULT_PARAMS.processes),
     },
   };
 }

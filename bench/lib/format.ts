@@ -20,3 +20,9 @@ export function formatKb(kb: number): string {
 export function formatRatio(ratio: number): string {
   return Number.isFinite(ratio) ? `${ratio.toFixed(2)}×` : '—';
 }
+
+/** 41.3 → "41 µs", 8.25 → "8.3 µs"; NaN (no /proc) → "—" */
+export function formatUs(us: number): string {
+  if (!Number.isFinite(us)) return '—';
+  return us >= 10 ? `${Math.round(us)} µs` : `${us.toFixed(1)} µs`;
+}

@@ -12,6 +12,7 @@ import type { LoadGenerator } from './load/generator.js';
 import { freePorts, LOOPBACK } from './ports.js';
 import type { ServerProcesses, StartedProcess } from './processes.js';
 import { logTail, waitReady } from './ready.js';
+import { treeCpuSeconds } from './cpu.js';
 import { RssSampler } from './rss.js';
 import { median } from './stats.js';
 import type { BenchParams, Outcome, RoundResult, Scenario, Side, SideSummary } from './types.js';
@@ -38,7 +39,7 @@ interface RunningSide {
 }
 
 export async function measureScenario(scenario: Scenario, deps: MeasureDeps): Promise<Outcome> {
-  const availability = await scenario.available();
+  const availability = await scenario.available(deps.params);
   if (availability !== true) return { kind: 'unavailable', scenario, reason: availability };
   const peerIndex = scenario.sides.findIndex((s) => s.name === scenario.target.peer);
   if (peerIndex <= 0) {
@@ -58,8 +59,10 @@ export async function measureScenario(scenario: Scenario, deps: MeasureDeps): Pr
     const ratio = subject.medianRps / peer.medianRps;
     const roundRatios = subject.rounds.map((r, i) => r.requestsPerSec / (peer.rounds[i]?.requestsPerSec ?? Number.NaN));
     // A server that answers errors quickly must not meet a throughput target.
-    const met = ratio >= scenario.target.ratio && subject.badStatus === 0;
-    return { kind: 'measured', scenario, sides: summaries, ratio, roundRatios, met };
+    const goal = scenario.target.ratio;
+    const met = goal === null ? null : ratio >= goal && subject.badStatus === 0;
+    const cpuRatio = peer.medianCpuUsPerRequest / subject.medianCpuUsPerRequest;
+    return { kind: 'measured', scenario, sides: summaries, ratio, roundRatios, cpuRatio, met };
   } catch (err) {
     if (deps.signal.aborted) throw err;
     return { kind: 'failed', scenario, reason: err instanceof Error ? err.message : String(err) };
@@ -81,7 +84,7 @@ async function startSide(
   const ports = await freePorts(side.ports ?? 1);
   const tmpDir = join(scenarioTmp, side.name);
   await mkdir(tmpDir);
-  const ctx = { ports, tmpDir, root: deps.root };
+  const ctx = { ports, tmpDir, root: deps.root, processes: deps.params.processes };
   await side.prepare?.(ctx);
   const r: RunningSide = { side, url: `http://${LOOPBACK}:${ports[0]}${side.path}`, processes: [] };
   // Listed before anything starts, so that a backend already running is stopped if its front fails.
@@ -109,12 +112,18 @@ async function measureRounds(
 ): Promise<SideSummary[]> {
   const { rounds, durationSec } = deps.params;
   const results = running.map((): RoundResult[] => []);
+  const cpuPerRequest = running.map((): number[] => []);
   const sampler = new RssSampler(new Map(running.map((r) => [r.side.name, r.processes.map((p) => p.pid)])));
   sampler.start();
   try {
     for (let round = 1; round <= rounds; round++) {
       for (const [i, r] of running.entries()) {
+        const pids = r.processes.map((p) => p.pid);
+        const cpuBefore = treeCpuSeconds(pids);
         const result = await loadSide(r, deps, durationSec);
+        // wrk's req/s is its request count over its measured time, which is durationSec.
+        const requests = result.requestsPerSec * durationSec;
+        cpuPerRequest[i]?.push(requests > 0 ? ((treeCpuSeconds(pids) - cpuBefore) * 1e6) / requests : Number.NaN);
         results[i]?.push(result);
         const errors = result.badStatus + result.socketErrors;
         say(
@@ -126,10 +135,12 @@ async function measureRounds(
   } finally {
     sampler.stop();
   }
-  return running.map((r, i) => summarize(r.side.name, results[i] ?? [], sampler.peakKb(r.side.name)));
+  return running.map((r, i) =>
+    summarize(r.side.name, results[i] ?? [], sampler.peakKb(r.side.name), cpuPerRequest[i] ?? []),
+  );
 }
 
-function summarize(name: string, rounds: RoundResult[], peakRssKb: number): SideSummary {
+function summarize(name: string, rounds: RoundResult[], peakRssKb: number, cpuUsPerRequest: number[]): SideSummary {
   return {
     name,
     rounds,
@@ -137,6 +148,8 @@ function summarize(name: string, rounds: RoundResult[], peakRssKb: number): Side
     medianP50Ms: median(rounds.map((r) => r.p50Ms)),
     medianP99Ms: median(rounds.map((r) => r.p99Ms)),
     peakRssKb,
+    // No /proc: every reading is 0, which says nothing rather than "free".
+    medianCpuUsPerRequest: cpuUsPerRequest.every((us) => us > 0) ? median(cpuUsPerRequest) : Number.NaN,
     badStatus: rounds.reduce((sum, r) => sum + r.badStatus, 0),
     socketErrors: rounds.reduce((sum, r) => sum + r.socketErrors, 0),
   };

@@ -36,7 +36,9 @@ function probe(check: ReadyCheck): Promise<boolean> {
     case 'http':
       return probeHttp(check.port, check.path);
     case 'tcp':
-      return probeTcp(check.port);
+      return probeConnect({ host: LOOPBACK, port: check.port });
+    case 'unix':
+      return probeConnect({ path: check.path });
   }
 }
 
@@ -53,9 +55,10 @@ function probeHttp(port: number, path: string): Promise<boolean> {
   });
 }
 
-function probeTcp(port: number): Promise<boolean> {
+/** A TCP port or a UNIX socket file that accepts a connection: the backend is listening. */
+function probeConnect(where: { host: string; port: number } | { path: string }): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: LOOPBACK, port, timeout: PROBE_TIMEOUT_MS });
+    const socket = connect({ ...where, timeout: PROBE_TIMEOUT_MS });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);

@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { formatKb, formatMs, formatRatio, formatRps } from './format.js';
+import { formatKb, formatMs, formatRatio, formatRps, formatUs } from './format.js';
 import type { RunContext } from './machine.js';
 import type { BenchParams, Outcome } from './types.js';
 
@@ -32,7 +32,8 @@ export function renderResultsFile(
     `- load generator: ${ctx.loadGenerator} (${loadSettings})`,
     `- cpus: ${ctx.cpus}`,
     `- params: ${params.rounds} rounds of ${params.durationSec} s per side, alternating; ` +
-      `${params.warmupSec} s warm-up per side; ${params.connections} connections`,
+      `${params.warmupSec} s warm-up per side; ${params.connections} connections; ` +
+      `${params.processes} backend process${params.processes === 1 ? '' : 'es'} per side`,
     `- command: \`${ctx.command}\``,
     '',
     'Figures are medians over the rounds; ratio = first side / target peer (median req/s). ' +
@@ -53,15 +54,24 @@ function summaryTable(outcomes: readonly Outcome[]): string {
       case 'measured': {
         const label = `${o.sides[0]?.name ?? '?'}/${o.scenario.target.peer}`;
         const spread = `${formatRatio(Math.min(...o.roundRatios))}–${formatRatio(Math.max(...o.roundRatios))}`;
-        return [o.scenario.name, `${formatRatio(o.ratio)} (${label})`, target, o.met ? 'yes' : '**no**', spread];
+        return [o.scenario.name, `${formatRatio(o.ratio)} (${label})`, target, metText(o.met), spread, formatRatio(o.cpuRatio)];
       }
       case 'unavailable':
-        return [o.scenario.name, `not available yet: ${o.reason}`, target, '—', ''];
+        return [o.scenario.name, `not available yet: ${o.reason}`, target, '—', '', ''];
       case 'failed':
-        return [o.scenario.name, `failed: ${firstLine(o.reason)}`, target, '—', ''];
+        return [o.scenario.name, `failed: ${firstLine(o.reason)}`, target, '—', '', ''];
     }
   });
-  return table(['scenario', 'ratio', 'target', 'met', 'ratio per round'], ['l', 'l', 'l', 'l', 'l'], rows);
+  return table(
+    ['scenario', 'ratio', 'target', 'met', 'ratio per round', 'CPU/req ratio'],
+    ['l', 'l', 'l', 'l', 'l', 'r'],
+    rows,
+  );
+}
+
+/** `—` for a reference scenario, which has no target to meet. */
+function metText(met: boolean | null): string {
+  return met === null ? '—' : met ? 'yes' : '**no**';
 }
 
 function sidesTable(outcomes: readonly Outcome[]): string {
@@ -75,6 +85,7 @@ function sidesTable(outcomes: readonly Outcome[]): string {
         formatRps(s.medianRps),
         formatMs(s.medianP50Ms),
         formatMs(s.medianP99Ms),
+        formatUs(s.medianCpuUsPerRequest),
         formatKb(s.peakRssKb),
         `${s.badStatus} / ${s.socketErrors}`,
         s.rounds.map((r) => formatRps(r.requestsPerSec)).join(', '),
@@ -82,8 +93,8 @@ function sidesTable(outcomes: readonly Outcome[]): string {
     }
   }
   return table(
-    ['scenario', 'side', 'req/s', 'p50', 'p99', 'peak RSS', 'bad status / socket err', 'req/s per round'],
-    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ['scenario', 'side', 'req/s', 'p50', 'p99', 'CPU/req', 'peak RSS', 'bad status / socket err', 'req/s per round'],
+    ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
     rows,
   );
 }

@@ -13,7 +13,9 @@ export type ReadyCheck =
   /** Any HTTP response to `GET path` counts, whatever its status: the server answers. */
   | { kind: 'http'; port: number; path: string }
   /** The port accepts a TCP connection (backends that do not speak HTTP: uwsgi, FastCGI). */
-  | { kind: 'tcp'; port: number };
+  | { kind: 'tcp'; port: number }
+  /** The UNIX socket at `path` accepts a connection (a backend listening on a socket file). */
+  | { kind: 'unix'; path: string };
 
 /** One server process to start. The harness puts it in its own process group. */
 export interface ProcessSpec {
@@ -36,6 +38,8 @@ export interface SideContext {
   tmpDir: string;
   /** Absolute path of the repository root. */
   root: string;
+  /** How many backend processes (app-server workers) each side runs: `--processes`, default 1. */
+  processes: number;
 }
 
 /** One contender in a scenario: the processes to start and the URL path to load. */
@@ -52,9 +56,12 @@ export interface Side {
   path: string;
 }
 
-/** The goal: the first side's median req/s divided by the `peer` side's is at least `ratio`. */
+/**
+ * The goal: the first side's median req/s divided by the `peer` side's is at least `ratio`.
+ * `ratio: null` makes the scenario a reference: the ratio is measured and shown, nothing is met.
+ */
 export interface Target {
-  ratio: number;
+  ratio: number | null;
   /** The name of the side compared with; the first side is always the one under test. */
   peer: string;
   /** The goal in words, shown beside the measured ratio: "tsgi ≥ 0.85× node". */
@@ -67,8 +74,11 @@ export interface Scenario {
   target: Target;
   /** `sides[0]` is the side under test (tsgi); the others are peers. */
   sides: Side[];
-  /** `true`, or why the scenario cannot run here (a missing binary, an unbuilt tsgi feature). */
-  available(): Promise<true | string>;
+  /**
+   * `true`, or why the scenario cannot run here (a missing binary, an unbuilt tsgi feature, or a
+   * parameter such as `processes` that this scenario or the build cannot honour yet).
+   */
+  available(params: BenchParams): Promise<true | string>;
 }
 
 /** What one load-generator run measured. Latencies in milliseconds. */
@@ -91,6 +101,12 @@ export interface SideSummary {
   medianP99Ms: number;
   /** Largest sum of VmRSS over the side's process trees, sampled every 200 ms; 0 if never sampled. */
   peakRssKb: number;
+  /**
+   * CPU time (user + system) of the side's process trees (every process it started: nginx and the
+   * backend alike) during each of its measured rounds, over that round's requests: the median, in
+   * microseconds per request. NaN where /proc is not there.
+   */
+  medianCpuUsPerRequest: number;
   badStatus: number;
   socketErrors: number;
 }
@@ -105,7 +121,10 @@ export type Outcome =
       /** The same ratio round by round (round i of the first side over round i of the peer): its
        * spread shows how much the machine's noise moved the comparison during the run. */
       roundRatios: number[];
-      met: boolean;
+      /** The peer's CPU per request over the first side's (above 1: the first side spends less). */
+      cpuRatio: number;
+      /** `null` for a reference scenario (no target ratio). */
+      met: boolean | null;
     }
   | { kind: 'unavailable'; scenario: Scenario; reason: string }
   | { kind: 'failed'; scenario: Scenario; reason: string };
@@ -116,4 +135,6 @@ export interface BenchParams {
   rounds: number;
   warmupSec: number;
   connections: number;
+  /** Backend processes per side (`SideContext.processes`). */
+  processes: number;
 }

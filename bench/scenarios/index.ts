@@ -5,6 +5,20 @@
 import type { Scenario } from '../lib/types.js';
 import { appHttpHello } from './app-http-hello.js';
 import { appHttpHelloNginxStatic } from './app-http-hello-nginx-static.js';
+import { nginxFastcgiKeepalive } from './nginx-fastcgi-keepalive.js';
+import { nginxScgi } from './nginx-scgi.js';
+import { nginxUwsgi } from './nginx-uwsgi.js';
+import { nginxUwsgiPythonRef } from './nginx-uwsgi-python-ref.js';
+import { nginxUwsgiUnix } from './nginx-uwsgi-unix.js';
 import { nodeVsNode } from './node-vs-node.js';
 
-export const SCENARIOS: readonly Scenario[] = [appHttpHello, appHttpHelloNginxStatic, nodeVsNode];
+export const SCENARIOS: readonly Scenario[] = [
+  appHttpHello,
+  appHttpHelloNginxStatic,
+  nginxUwsgi,
+  nginxFastcgiKeepalive,
+  nginxUwsgiPythonRef,
+  nginxScgi,
+  nginxUwsgiUnix,
+  nodeVsNode,
+];

@@ -55,6 +55,7 @@ class FastcgiRequest implements ResponseSink, InputDemand {
   write(chunk: Uint8Array): boolean {
     const socket = this.connection.socket;
     if (this.aborted) return true;
+    this.connection.corkForTick();
     const head = this.pendingHead;
     this.pendingHead = null;
     if (this.bodyless) return head === null ? true : socket.write(encodeStdout(this.id, Buffer.from(head, 'latin1')));
@@ -74,6 +75,7 @@ class FastcgiRequest implements ResponseSink, InputDemand {
   }
 
   end(): void {
+    this.connection.corkForTick();
     if (this.pendingHead !== null) {
       this.connection.socket.write(encodeStdout(this.id, Buffer.from(this.pendingHead, 'latin1')));
       this.pendingHead = null;
@@ -95,6 +97,7 @@ export class FastcgiConnection implements ServedConnection {
   private readonly requests = new Map<number, FastcgiRequest>();
   private closing = false;
   private drainWaiter: Promise<void> | null = null;
+  private corked = false;
 
   constructor(
     readonly socket: Socket,
@@ -167,6 +170,21 @@ export class FastcgiConnection implements ServedConnection {
       this.socket.on('close', done);
     });
     return this.drainWaiter;
+  }
+
+  /**
+   * Holds this tick's writes and sends them in one writev: a response written in one go (STDOUT
+   * records, then END_REQUEST) reaches nginx as one packet and wakes it once. Profiled: two
+   * writes per response were half the busy time. A streamed body still goes out every tick.
+   */
+  corkForTick(): void {
+    if (this.corked || this.socket.destroyed) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.socket.uncork();
+    });
   }
 
   endRequest(request: FastcgiRequest): void {

@@ -55,11 +55,24 @@ export interface ServerHandle {
 }
 
 /** An application attached to listening sockets; closing it does not close the sockets. */
+/** How `AttachedApp.drain` treats idle connections. */
+export interface DrainOptions {
+  /**
+   * Milliseconds an idle connection stays open after the drain starts, so that a request its
+   * client is sending at that moment (the first one of a connection just accepted, the next one
+   * on a keep-alive connection) is answered instead of cut. Worth it when another process takes
+   * over the socket (graceful reload, recycling); 0 (the default) closes idle connections at once.
+   */
+  idleGraceMs?: number;
+}
+
 export interface AttachedApp {
   /** Stops accepting, lets in-flight responses finish (up to `graceMs`), then cuts what is left. */
-  drain(graceMs?: number): Promise<void>;
+  drain(graceMs?: number, options?: DrainOptions): Promise<void>;
   /** Connections open now. */
   readonly connectionCount: number;
+  /** Bytes written to clients so far, on closed and open connections (uWSGI's per-worker `tx`). */
+  readonly bytesWritten: number;
 }
 
 export interface AttachTarget {
@@ -90,11 +103,15 @@ export class UnsupportedProtocolError extends TsgiError {
 }
 
 const SWEEP_INTERVAL_MS = 1000;
+const CONNECTION_CLOSE: [string, string] = ['Connection', 'close'];
 
 export function attachApp(app: App, targets: readonly AttachTarget[], options: AppServerOptions = {}): AttachedApp {
   const log = options.log === false ? silentLogger : (options.log ?? new Logger());
   const connections = new Set<ServedConnection>();
   const running = new Set<Promise<void>>();
+  /** Bytes written on connections already closed (open ones are summed when asked). */
+  let closedBytes = 0;
+  let drainStarted = false;
   const listeners: Array<{ server: Server; listener: (socket: Socket) => void }> = [];
 
   for (const target of targets) {
@@ -113,11 +130,32 @@ export function attachApp(app: App, targets: readonly AttachTarget[], options: A
         void pending.finally(() => running.delete(pending));
       },
       forget(connection) {
-        connections.delete(connection);
+        if (connections.delete(connection)) closedBytes += connection.socket.bytesWritten;
       },
     };
     const listener = (socket: Socket): void => {
-      connections.add(factory(socket, context));
+      // A request that starts on this connection while the app drains makes the connection close
+      // after its response, and over HTTP a response that starts while the app drains says
+      // `Connection: close` (the server owns that header; the sink turns it into the end of
+      // keep-alive). The client learns it from the response instead of finding the connection
+      // closed under its next request.
+      const connectionContext: ServerContext = {
+        ...context,
+        app:
+          target.protocol === 'http'
+            ? (environ, startResponse) => {
+                if (drainStarted) connection.shutdown();
+                return context.app(environ, (status, headers, excInfo) =>
+                  startResponse(status, drainStarted ? [...headers, CONNECTION_CLOSE] : headers, excInfo),
+                );
+              }
+            : (environ, startResponse) => {
+                if (drainStarted) connection.shutdown();
+                return context.app(environ, startResponse);
+              },
+      };
+      const connection = factory(socket, connectionContext);
+      connections.add(connection);
     };
     target.server.on('connection', listener);
     listeners.push({ server: target.server, listener });
@@ -147,17 +185,32 @@ export function attachApp(app: App, targets: readonly AttachTarget[], options: A
     get connectionCount() {
       return connections.size;
     },
-    drain(graceMs = 10_000) {
+    get bytesWritten() {
+      let total = closedBytes;
+      for (const connection of connections) total += connection.socket.bytesWritten;
+      return total;
+    },
+    drain(graceMs = 10_000, drainOptions: DrainOptions = {}) {
       draining ??= (async () => {
+        drainStarted = true;
         clearInterval(sweep);
         for (const { server, listener } of listeners) server.off('connection', listener);
-        for (const connection of connections) connection.shutdown();
-        const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-        const drained = (async () => {
-          await Promise.allSettled([...running]);
-          while (connections.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
-        })();
-        await Promise.race([drained, deadline]);
+        const started = Date.now();
+        const idleGraceMs = Math.min(graceMs, drainOptions.idleGraceMs ?? 0);
+        const told = new Set<ServedConnection>();
+        for (;;) {
+          const elapsed = Date.now() - started;
+          for (const connection of connections) {
+            // Busy: it closes after its response. Idle: within the idle grace its client may be
+            // sending a request (a new connection's first one is often still in flight); that
+            // request is answered and closes the connection. After the idle grace: closed now.
+            if (told.has(connection) || (connection.idle && elapsed < idleGraceMs)) continue;
+            told.add(connection);
+            connection.shutdown();
+          }
+          if ((connections.size === 0 && running.size === 0) || elapsed >= graceMs) break;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
         for (const connection of connections) connection.socket.destroy();
       })();
       return draining;

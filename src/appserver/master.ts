@@ -1,0 +1,1032 @@
+/**
+ * The master of `tsgi serve` (uWSGI's master process, gunicorn's arbiter): it binds the sockets,
+ * forks the workers, and keeps the right number of them alive until it is told to stop.
+ *
+ * Read it top to bottom like gunicorn's `arbiter.py`:
+ *   startMaster()            bind every socket, write the pidfile, install the signal handlers,
+ *                            start the loop, resolve once the first workers are up
+ *   Master.run()             the loop: take one queued signal and dispatch it to handleHup()...,
+ *                            or else murderWorkers() (deadlines) and manageWorkers() (the worker
+ *                            count), then sleep until a signal, a worker event or the next deadline
+ *   handle*()                one per signal, each saying what the signal means
+ *   spawn() / drain() / kill()        what happens to one worker
+ *   onWorkerMessage() / onWorkerExit() what the workers tell the master (state changes only)
+ *
+ * Signals (the full table, with the reasons, is in docs/processes.md):
+ *
+ *   signal  dieOnTerm: true (tsgi's default)       dieOnTerm: false (uWSGI's default)
+ *   HUP     graceful reload                         graceful reload
+ *   TERM    graceful shutdown                       brutal reload
+ *   INT     immediate shutdown                      immediate shutdown
+ *   QUIT    brutal reload                           immediate shutdown
+ *   TTIN    one more worker                         one more worker
+ *   TTOU    one worker fewer (never below one)      one worker fewer
+ *   USR1    reopen the logs                         reopen the logs
+ *
+ * uWSGI's TERM reloads: `kill`, systemd, Docker and Kubernetes all stop a service with TERM, and a
+ * uWSGI that reloads instead keeps running until the SIGKILL that follows. uWSGI's --die-on-term
+ * fixes that by swapping TERM and QUIT (TERM shuts down, QUIT brutally reloads); tsgi keeps that
+ * meaning of the option and makes it the default, so `dieOnTerm: false` is exactly uWSGI without
+ * the option. TERM's shutdown is graceful (requests in flight finish, within the mercy), because
+ * the service managers that send TERM follow it with a SIGKILL of their own when they lose patience.
+ *
+ * Graceful reload (HUP) starts a new generation of workers, which load the application again, and
+ * only when every one of them accepts do the old ones stop accepting and finish their requests:
+ * the sockets never close and no request is refused. If a new worker cannot load the application,
+ * the reload is abandoned and the old workers keep serving.
+ */
+import { EventEmitter } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
+import { TsgiError } from '../errors.js';
+import { Logger, describeError } from './log.js';
+import type { AppKind } from './options.js';
+import type { BoundAddress, SocketSpec } from './sockets.js';
+import { DRAIN_IDLE_GRACE_MS, parseWorkerMessage, type WorkerInit, type WorkerMessage, type WorkerReport } from './worker-protocol.js';
+import { bindSharedSockets, type SharedSocket } from '../process/listen-handle.js';
+import { describeExit, EXIT_FAILED_APP, EXIT_FAILURE, EXIT_OK, EXIT_RELOAD, exitStatus, type ExitStatus } from '../process/exit-codes.js';
+import { forkChild, forwardLines, isRunning, notesStream, siblingModule } from '../process/spawn.js';
+import { RespawnPolicy, respawnTooFastMessage, type RespawnPolicyOptions } from '../process/respawn-policy.js';
+import { MASTER_SIGNALS, SignalQueue, type MasterSignal } from '../process/signals.js';
+import { removePidfile, signalPidfile, writePidfile } from '../process/pidfile.js';
+
+/** The worker entry module: `worker.ts` under tsx (tests), `worker.js` in dist. */
+const WORKER_ENTRY = siblingModule(import.meta.url, 'worker');
+
+/** Everything `startMaster` needs. Times are in seconds and sizes in megabytes, as uWSGI's options. */
+export interface MasterConfig {
+  /** The application, `FILE[:EXPORT]`; every worker loads it (uWSGI's --wsgi-file / module). */
+  app: string;
+  /** The kind of application, instead of detecting it (`tsgi`, `fetch`, `node`). */
+  appKind?: AppKind;
+  /** Sockets the master binds and every worker accepts on (--http-socket, --socket...). */
+  sockets: SocketSpec[];
+  /** Number of workers (--processes / --workers). Default 1. */
+  processes?: number;
+  /**
+   * Requests one worker runs at once (--threads). Beyond that, new connections wait in the listen
+   * queue (the worker stops accepting while full) and requests on connections it already holds
+   * wait in the worker. Default: no limit (a Node worker runs as many as arrive).
+   */
+  threads?: number;
+  /**
+   * --lazy-apps. Workers always load the application themselves (a Node master cannot fork a
+   * loaded app), so this only decides when a broken app is fatal: false (default) loads it in the
+   * first worker before the others start, and `startMaster` rejects if it fails, as uWSGI fails
+   * before forking; true starts all workers at once and treats a failed load as a worker crash.
+   */
+  lazyApps?: boolean;
+  /** Seconds a request may run before its worker is killed and respawned (--harakiri). */
+  harakiri?: number;
+  /** Requests after which a worker is recycled (--max-requests). */
+  maxRequests?: number;
+  /** Seconds after which a worker is recycled (--max-worker-lifetime). */
+  maxWorkerLifetime?: number;
+  /** Megabytes of RSS above which a worker is recycled (--reload-on-rss). */
+  reloadOnRss?: number;
+  /**
+   * Seconds a worker that is reloaded, recycled or stopped gracefully gets to finish its requests
+   * before it is killed (--worker-reload-mercy; uWSGI's default is 60).
+   */
+  reloadMercy?: number;
+  /** TERM shuts down and QUIT reloads brutally (true, the default), or the reverse as in uWSGI (false). */
+  dieOnTerm?: boolean;
+  /** Write the master's pid here (--pidfile). */
+  pidfile?: string;
+  /** Extra environment of the workers (--env K=V). */
+  env?: Record<string, string>;
+  /** Working directory of the workers; the app path is resolved from it (--chdir). */
+  chdir?: string;
+  /** Listen queue length (--listen). Default 100, as uWSGI. */
+  listen?: number;
+  /** File mode of UNIX sockets (--chmod-socket), e.g. 0o666. */
+  chmodSocket?: number;
+  /** Remove the pidfile and UNIX socket files on exit (--vacuum). Default true for the programmatic API. */
+  vacuum?: boolean;
+  /** The server log; workers' output is forwarded into it line by line. Default: stderr. */
+  log?: Logger;
+  /** Called on SIGUSR1: reopen log files (--logto rotates with it). */
+  onReopenLogs?: () => void;
+  /** Install process signal handlers (HUP, TERM, INT, QUIT, TTIN, TTOU, USR1). Default true; false for a master embedded in a program that owns its signals. */
+  handleSignals?: boolean;
+  /** Seconds an idle keep-alive connection stays open in a worker. */
+  keepAliveTimeout?: number;
+  /** Seconds a client has to send a complete request head. */
+  headerTimeout?: number;
+  /** Crash-loop protection settings (defaults in process/respawn-policy.ts). */
+  respawn?: Partial<RespawnPolicyOptions>;
+}
+
+/** What a worker process is doing, as the master sees it. */
+export type WorkerPhase =
+  /** Forked, loading the application; not accepting yet. */
+  | { name: 'starting' }
+  /** Accepting and serving. */
+  | { name: 'serving'; since: number }
+  /** Still serving while its replacement starts (recycling). */
+  | { name: 'replacing'; since: number; reason: RetireReason }
+  /** Told to stop accepting and finish its requests; killed at `deadline`. */
+  | { name: 'draining'; since: number; reason: RetireReason; deadline: number }
+  /** Sent a signal to end at once; SIGKILL follows at `escalateAt` unless that was SIGKILL already. */
+  | { name: 'killed'; since: number; reason: KillReason; escalateAt: number | null };
+
+/** Why a worker is asked to leave gracefully. */
+export type RetireReason = 'reload' | 'reload-aborted' | 'max-requests' | 'max-lifetime' | 'reload-on-rss' | 'scale-down' | 'shutdown';
+/** Why a worker is ended without waiting for its requests. */
+export type KillReason = 'harakiri' | 'mercy-expired' | 'boot-timeout' | 'immediate-stop' | 'brutal-reload' | 'not-needed';
+
+/** `status` of a worker in `workers()`: uWSGI's idle/busy, plus the lifecycle states. */
+export type WorkerStatus = 'starting' | 'idle' | 'busy' | 'replacing' | 'draining' | 'killed';
+
+/** One worker process in `MasterHandle.workers()`. */
+export interface WorkerInfo {
+  /** 1..processes; a respawned or replacement worker keeps the id (uWSGI's worker id). */
+  id: number;
+  pid: number;
+  generation: number;
+  status: WorkerStatus;
+  /** Requests finished by this process (reset by a respawn, as in uWSGI). */
+  requests: number;
+  exceptions: number;
+  /** Requests running now / waiting for a --threads slot. */
+  inFlight: number;
+  queued: number;
+  /** Harakiri kills of this worker id since the master started. */
+  harakiriCount: number;
+  /** Times this worker id was spawned again (crash, recycling, reload). */
+  respawnCount: number;
+  /** When this process was spawned (ms since the epoch). */
+  startedAt: number;
+  /** Mean response time over the last report interval, microseconds. */
+  avgRt: number;
+  /** Bytes sent to clients by this process. */
+  tx: number;
+  rss: number;
+  accepting: boolean;
+}
+
+export interface WorkerExitEvent {
+  id: number;
+  pid: number;
+  status: ExitStatus;
+  /** True when the master asked for this exit (reload, recycling, scale-down, shutdown). */
+  expected: boolean;
+  /** The request a harakiri killed, when the worker died of it. */
+  harakiri: string | null;
+}
+
+/** Events for tests and embedding programs. */
+export interface MasterEvents {
+  spawn: [worker: WorkerInfo];
+  ready: [worker: WorkerInfo];
+  exit: [event: WorkerExitEvent];
+  reloaded: [generation: number];
+  stopped: [exitCode: number];
+}
+
+export interface MasterHandle {
+  /** The master's pid: the current process (startMaster runs the master in the caller's process). */
+  readonly pid: number;
+  /** Where the sockets are bound, in `config.sockets` order (a port 0 shows the port chosen). */
+  readonly addresses: BoundAddress[];
+  /** Every worker process alive now, by id. */
+  workers(): WorkerInfo[];
+  /** Graceful reload (SIGHUP); resolves when the new workers serve and the old ones were told to leave. */
+  reload(): Promise<void>;
+  /** Stops the master: graceful (TERM's shutdown) or immediate (INT). Resolves once everything is closed. */
+  stop(graceful?: boolean): Promise<void>;
+  /** Adds (TTIN) or removes (TTOU) workers. */
+  scale(delta: number): void;
+  readonly events: EventEmitter<MasterEvents>;
+  /** Resolves with the master's exit code once it has stopped (after a signal or `stop()`). */
+  readonly closed: Promise<number>;
+}
+
+/** `startMaster` failed: the first worker could not load the application, or the config is invalid. */
+export class MasterStartError extends TsgiError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_MASTER_START', message, options);
+  }
+}
+
+/** A reload was abandoned because the new workers could not load the application. */
+export class ReloadAbortedError extends TsgiError {
+  constructor(message: string) {
+    super('ERR_RELOAD_ABORTED', message);
+  }
+}
+
+/** The master stopped before the operation completed. */
+export class MasterStoppedError extends TsgiError {
+  constructor() {
+    super('ERR_MASTER_STOPPED', 'the master stopped');
+  }
+}
+
+/** uWSGI's --worker-reload-mercy default. */
+const DEFAULT_MERCY_SECONDS = 60;
+/** uWSGI's --listen default. */
+const DEFAULT_BACKLOG = 100;
+/** How often workers report their counters; also their heartbeat. */
+const REPORT_INTERVAL_MS = 1000;
+/** The loop wakes at least this often to check deadlines (uWSGI's master checks once a second). */
+const TICK_MS = 1000;
+/** After SIGINT, a worker has this long before SIGKILL (uWSGI's kill_them_all gives 5 s without a mercy). */
+const IMMEDIATE_MERCY_MS = 3000;
+/** A worker that has not loaded the application after this long is killed (and respawned with backoff). */
+const BOOT_TIMEOUT_MS = 60_000;
+/** The harakiri backstop fires this long after the watchdog should have. */
+const HARAKIRI_BACKSTOP_MARGIN_MS = 3000;
+/** How long the master waits for a dead worker's last notes (harakiri) before handling its exit. */
+const NOTES_WAIT_MS = 200;
+
+/** The config with defaults applied and units converted, as the master uses it. */
+interface Settings {
+  app: string;
+  appKind: AppKind | undefined;
+  processes: number;
+  threads: number | null;
+  lazyApps: boolean;
+  harakiriMs: number | null;
+  maxRequests: number | null;
+  maxLifetimeMs: number | null;
+  reloadOnRssBytes: number | null;
+  mercyMs: number;
+  dieOnTerm: boolean;
+  pidfile: string | null;
+  env: NodeJS.ProcessEnv;
+  cwd: string | undefined;
+  backlog: number;
+  vacuum: boolean;
+  keepAliveTimeout: number | undefined;
+  headerTimeout: number | undefined;
+}
+
+function positive(name: string, value: number | undefined, integer: boolean): number | null {
+  if (value === undefined || value === 0) return null;
+  if (!Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
+    throw new MasterStartError(`${name} must be a ${integer ? 'whole ' : ''}number >= 0, got ${value}`);
+  }
+  return value;
+}
+
+function settingsOf(config: MasterConfig): Settings {
+  if (typeof config.app !== 'string' || config.app === '') throw new MasterStartError('no application given (config.app)');
+  if (!Array.isArray(config.sockets) || config.sockets.length === 0) throw new MasterStartError('no socket to serve on (config.sockets)');
+  const processes = positive('processes', config.processes, true) ?? 1;
+  const harakiri = positive('harakiri', config.harakiri, false);
+  const lifetime = positive('maxWorkerLifetime', config.maxWorkerLifetime, false);
+  const rss = positive('reloadOnRss', config.reloadOnRss, false);
+  return {
+    app: config.app,
+    appKind: config.appKind,
+    processes,
+    threads: positive('threads', config.threads, true),
+    lazyApps: config.lazyApps ?? false,
+    harakiriMs: harakiri === null ? null : harakiri * 1000,
+    maxRequests: positive('maxRequests', config.maxRequests, true),
+    maxLifetimeMs: lifetime === null ? null : lifetime * 1000,
+    reloadOnRssBytes: rss === null ? null : rss * 1024 * 1024,
+    mercyMs: (positive('reloadMercy', config.reloadMercy, false) ?? DEFAULT_MERCY_SECONDS) * 1000,
+    dieOnTerm: config.dieOnTerm ?? true,
+    pidfile: config.pidfile ?? null,
+    env: { ...process.env, ...config.env },
+    cwd: config.chdir,
+    backlog: positive('listen', config.listen, true) ?? DEFAULT_BACKLOG,
+    vacuum: config.vacuum ?? true,
+    keepAliveTimeout: config.keepAliveTimeout,
+    headerTimeout: config.headerTimeout,
+  };
+}
+
+/** One worker process. `generation` changes only when an abandoned reload adopts the old workers back. */
+interface WorkerProcess {
+  readonly id: number;
+  generation: number;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly spawnedAt: number;
+  phase: WorkerPhase;
+  report: WorkerReport;
+  /** Last message from the worker: its reports are its heartbeat. */
+  lastHeardAt: number;
+  /** The request a harakiri killed, from the worker's notes pipe. */
+  harakiri: string | null;
+  /** The worker's reason when it could not load the application. */
+  bootError: string | null;
+  /** Resolves when the notes pipe has ended (or the child is gone). */
+  readonly notesDone: Promise<void>;
+  exited: boolean;
+}
+
+/** What the master remembers about a worker id across its processes (uWSGI's `struct uwsgi_worker`). */
+interface Slot {
+  readonly id: number;
+  spawns: number;
+  harakiriCount: number;
+  /** A respawn is held back until then (crash-loop backoff, fork-bomb guard). */
+  respawnAt: number | null;
+  /** The id has been ready or has died at least once since the master started (startup waits for it). */
+  settled: boolean;
+}
+
+type MasterState = 'starting' | 'running' | 'stopping' | 'stopped';
+
+const EMPTY_REPORT: WorkerReport = { requests: 0, exceptions: 0, inFlight: 0, queued: 0, avgRt: 0, tx: 0, rss: 0, accepting: false };
+
+function isActive(worker: WorkerProcess): boolean {
+  return worker.phase.name === 'starting' || worker.phase.name === 'serving' || worker.phase.name === 'replacing';
+}
+
+class Master {
+  readonly events = new EventEmitter<MasterEvents>();
+  private readonly processes = new Map<number, WorkerProcess>();
+  private readonly slots = new Map<number, Slot>();
+  private readonly signals: SignalQueue<MasterSignal>;
+  private readonly policy: RespawnPolicy;
+  private state: MasterState = 'starting';
+  /** Workers wanted now: `processes`, changed by TTIN/TTOU; 1 while a non-lazy start checks the app. */
+  private target: number;
+  /** Workers of older generations are replaced by a reload. */
+  private generation = 1;
+  /** A graceful reload in progress (HUP). */
+  private reloading = false;
+  private reloadWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  private stopMode: 'graceful' | 'immediate' | null = null;
+  private stopWaiters: Array<() => void> = [];
+  private startupError: MasterStartError | null = null;
+  /** Every worker of the first start has loaded the app (or tried): `startMaster` has resolved. */
+  private startupDone = false;
+  private wake: (() => void) | null = null;
+  private exitCode = EXIT_OK;
+  private resolveStarted!: () => void;
+  private resolveClosed!: (code: number) => void;
+  readonly started: Promise<void>;
+  readonly closed: Promise<number>;
+
+  constructor(
+    private readonly settings: Settings,
+    readonly sockets: SharedSocket[],
+    private readonly log: Logger,
+    private readonly config: MasterConfig,
+  ) {
+    this.signals = new SignalQueue<MasterSignal>(() => this.wakeUp());
+    this.policy = new RespawnPolicy({ burst: settings.processes, ...config.respawn });
+    this.target = settings.lazyApps ? settings.processes : 1;
+    this.started = new Promise((resolve) => (this.resolveStarted = resolve));
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+  }
+
+  // ---- the loop -------------------------------------------------------------------------------
+
+  start(installSignals: boolean): void {
+    if (installSignals) this.signals.install(MASTER_SIGNALS);
+    this.state = 'running';
+    void this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (this.state !== 'stopped') {
+      try {
+        const signal = this.signals.take();
+        if (signal !== undefined) {
+          this.dispatch(signal);
+          continue;
+        }
+        this.murderWorkers();
+        this.manageWorkers();
+        this.checkStartup();
+        if (this.state === 'stopping' && this.processes.size === 0) {
+          this.finish();
+          break;
+        }
+      } catch (error) {
+        // A bug in the master must not leave the workers unsupervised: log it and go on.
+        this.say(`tsgi master: internal error: ${describeError(error)}`);
+      }
+      await this.sleep(this.nextDeadline());
+    }
+  }
+
+  private dispatch(signal: MasterSignal): void {
+    switch (signal) {
+      case 'SIGHUP':
+        return this.handleHup();
+      case 'SIGTERM':
+        return this.handleTerm();
+      case 'SIGINT':
+        return this.handleInt();
+      case 'SIGQUIT':
+        return this.handleQuit();
+      case 'SIGTTIN':
+        return this.handleTtin();
+      case 'SIGTTOU':
+        return this.handleTtou();
+      case 'SIGUSR1':
+        return this.handleUsr1();
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.max(0, ms));
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    }).then(() => {
+      this.wake = null;
+    });
+  }
+
+  private wakeUp(): void {
+    this.wake?.();
+  }
+
+  /** Milliseconds until the next thing the loop must do by itself (a held-back respawn, the tick). */
+  private nextDeadline(): number {
+    const now = Date.now();
+    let next = TICK_MS;
+    for (const slot of this.slots.values()) {
+      if (slot.respawnAt !== null) next = Math.min(next, slot.respawnAt - now);
+    }
+    return next;
+  }
+
+  // ---- signals ----------------------------------------------------------------------------------
+
+  /** HUP: graceful reload. A new generation starts; when all of it accepts, the old one drains. */
+  private handleHup(): void {
+    if (this.state !== 'running') return;
+    this.generation++;
+    this.reloading = true;
+    this.say(`...gracefully reloading workers (generation ${this.generation})...`);
+  }
+
+  /** TERM: graceful shutdown with dieOnTerm (the default); uWSGI's brutal reload without. */
+  private handleTerm(): void {
+    if (this.settings.dieOnTerm) this.beginStop('graceful', 'SIGTERM');
+    else this.brutalReload('SIGTERM');
+  }
+
+  /** INT: immediate shutdown, whatever dieOnTerm says (uWSGI: "immediately kill the entire uWSGI stack"). */
+  private handleInt(): void {
+    this.beginStop('immediate', 'SIGINT');
+  }
+
+  /** QUIT: the other half of uWSGI's --die-on-term swap: brutal reload with dieOnTerm, immediate shutdown without. */
+  private handleQuit(): void {
+    if (this.settings.dieOnTerm) this.brutalReload('SIGQUIT');
+    else this.beginStop('immediate', 'SIGQUIT');
+  }
+
+  /** TTIN: one more worker (gunicorn's meaning). */
+  private handleTtin(): void {
+    if (this.state !== 'running') return;
+    this.target++;
+    this.settings.processes = Math.max(this.settings.processes, this.target);
+    this.say(`SIGTTIN received: going up to ${this.target} workers`);
+  }
+
+  /** TTOU: one worker fewer, never below one; the highest id finishes its requests and leaves. */
+  private handleTtou(): void {
+    if (this.state !== 'running' || this.target <= 1) return;
+    this.target--;
+    this.settings.processes = this.target;
+    this.say(`SIGTTOU received: going down to ${this.target} workers`);
+  }
+
+  /** USR1: reopen the log files (nginx's and gunicorn's meaning; uWSGI prints statistics on USR1). */
+  private handleUsr1(): void {
+    this.say('SIGUSR1 received: reopening logs');
+    try {
+      this.config.onReopenLogs?.();
+    } catch (error) {
+      this.say(`reopening logs failed: ${describeError(error)}`);
+    }
+  }
+
+  // ---- what the loop does between signals -------------------------------------------------------
+
+  /** Deadlines: drains that overran the mercy, kills that need SIGKILL, lifetimes, silent workers. */
+  private murderWorkers(): void {
+    const now = Date.now();
+    for (const worker of this.processes.values()) {
+      if (worker.exited) continue;
+      const phase = worker.phase;
+      switch (phase.name) {
+        case 'draining':
+          if (now >= phase.deadline) {
+            this.say(`worker ${worker.id} (pid: ${worker.pid}) still has requests after ${Math.round(this.settings.mercyMs / 1000)} seconds of mercy: killing it`);
+            this.kill(worker, 'mercy-expired', 'SIGKILL');
+          }
+          break;
+        case 'killed':
+          if (phase.escalateAt !== null && now >= phase.escalateAt) {
+            phase.escalateAt = null;
+            worker.child.kill('SIGKILL');
+          }
+          break;
+        case 'starting':
+          if (now - worker.spawnedAt > BOOT_TIMEOUT_MS) {
+            this.say(`worker ${worker.id} (pid: ${worker.pid}) did not load the application in ${BOOT_TIMEOUT_MS / 1000} seconds: killing it`);
+            this.kill(worker, 'boot-timeout', 'SIGKILL');
+          }
+          break;
+        case 'serving':
+        case 'replacing': {
+          const lifetime = this.settings.maxLifetimeMs;
+          if (phase.name === 'serving' && lifetime !== null && now - worker.spawnedAt > lifetime) {
+            this.say(`worker ${worker.id} lifetime reached, it was running for ${Math.round((now - worker.spawnedAt) / 1000)} second(s)`);
+            this.replace(worker, 'max-lifetime');
+          }
+          const harakiri = this.settings.harakiriMs;
+          // The backstop: the worker's own watchdog should have acted; its reports stopped, so its
+          // event loop is stuck and the watchdog did not fire.
+          if (harakiri !== null && now - worker.lastHeardAt > harakiri + HARAKIRI_BACKSTOP_MARGIN_MS) {
+            this.say(`*** HARAKIRI ON WORKER ${worker.id} (pid: ${worker.pid}, try: 1) *** (no report for ${Math.round((now - worker.lastHeardAt) / 1000)} seconds)`);
+            worker.harakiri = 'unknown request (the worker stopped reporting)';
+            this.kill(worker, 'harakiri', 'SIGKILL');
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  /**
+   * The worker count: for each id 1..target, one worker of the current generation is starting or
+   * serving (respawned when a held-back respawn is due); a worker being replaced is drained once
+   * its replacement serves; ids above the target leave; a reload completes when every id serves.
+   */
+  private manageWorkers(): void {
+    if (this.state !== 'running') return;
+    const now = Date.now();
+    for (let id = 1; id <= this.target; id++) {
+      const workers = this.workersOf(id);
+      const current = workers.filter((w) => w.generation === this.generation && (w.phase.name === 'starting' || w.phase.name === 'serving'));
+      if (current.length === 0) {
+        const slot = this.slot(id);
+        if (slot.respawnAt === null || slot.respawnAt <= now) {
+          slot.respawnAt = null;
+          this.spawn(id);
+        }
+        continue;
+      }
+      if (current.some((w) => w.phase.name === 'serving')) {
+        for (const worker of workers) if (worker.phase.name === 'replacing') this.drain(worker, worker.phase.reason);
+      }
+    }
+    for (const worker of this.processes.values()) {
+      if (worker.id > this.target && isActive(worker)) this.retire(worker, 'scale-down');
+    }
+    for (const slot of this.slots.values()) {
+      if (slot.id > this.target) slot.respawnAt = null;
+    }
+    if (this.reloading && this.everyIdServes()) {
+      this.reloading = false;
+      for (const worker of this.processes.values()) {
+        if (worker.generation < this.generation && isActive(worker)) this.retire(worker, 'reload');
+      }
+      this.say(`reload complete: ${this.target} worker(s) of generation ${this.generation} serving`);
+      this.events.emit('reloaded', this.generation);
+      for (const waiter of this.reloadWaiters.splice(0)) waiter.resolve();
+    }
+  }
+
+  private everyIdServes(): boolean {
+    for (let id = 1; id <= this.target; id++) {
+      if (!this.workersOf(id).some((w) => w.generation === this.generation && w.phase.name === 'serving')) return false;
+    }
+    return true;
+  }
+
+  /** Startup: a non-lazy master first waits for worker 1 to load the app, then for every id. */
+  private checkStartup(): void {
+    if (this.state !== 'running' || this.startupDone) return;
+    if (!this.settings.lazyApps && this.target === 1 && this.settings.processes > 1) {
+      if (this.slot(1).settled && this.workersOf(1).some((w) => w.phase.name === 'serving')) this.target = this.settings.processes;
+      return;
+    }
+    for (let id = 1; id <= this.target; id++) if (!this.slot(id).settled) return;
+    this.startupDone = true;
+    this.resolveStarted();
+  }
+
+  // ---- one worker -------------------------------------------------------------------------------
+
+  private spawn(id: number): void {
+    const slot = this.slot(id);
+    const settings = this.settings;
+    const child = forkChild({ entry: WORKER_ENTRY, env: settings.env, cwd: settings.cwd });
+    if (child.pid === undefined) {
+      // fork() failed (EAGAIN, ENOMEM): the 'error' event tells why; retry with the crash backoff.
+      child.once('error', (error) => this.say(`fork() of worker ${id} failed: ${error.message}`));
+      const decision = this.policy.decide(id, 0, Date.now());
+      slot.respawnAt = Date.now() + Math.max(decision.delayMs, 100);
+      return;
+    }
+    const notes = notesStream(child);
+    let notesEnded: () => void = () => {};
+    const worker: WorkerProcess = {
+      id,
+      generation: this.generation,
+      child,
+      pid: child.pid,
+      spawnedAt: Date.now(),
+      phase: { name: 'starting' },
+      report: EMPTY_REPORT,
+      lastHeardAt: Date.now(),
+      harakiri: null,
+      bootError: null,
+      notesDone: new Promise<void>((resolve) => (notesEnded = resolve)),
+      exited: false,
+    };
+    this.processes.set(worker.pid, worker);
+    if (child.stdout) forwardLines(child.stdout, (line) => this.log.line(line));
+    if (child.stderr) forwardLines(child.stderr, (line) => this.log.line(line));
+    if (notes) {
+      forwardLines(notes, (line) => this.onWorkerNote(worker, line));
+      notes.once('close', () => notesEnded());
+    } else {
+      notesEnded();
+    }
+    child.on('message', (message: unknown) => this.onWorkerMessage(worker, message));
+    child.once('exit', (code, signal) => void this.onWorkerExit(worker, exitStatus(code, signal)));
+    child.on('error', () => {
+      // Send failures to a dying child; its 'exit' event does the bookkeeping.
+    });
+
+    const init: WorkerInit = {
+      id,
+      generation: this.generation,
+      app: settings.app,
+      appKind: settings.appKind,
+      sockets: this.sockets.map((socket) => ({ protocol: socket.spec.protocol, bound: socket.bound })),
+      backlog: settings.backlog,
+      threads: settings.threads,
+      harakiri: settings.harakiriMs === null ? null : settings.harakiriMs / 1000,
+      maxRequests: settings.maxRequests,
+      reloadOnRss: settings.reloadOnRssBytes,
+      reportIntervalMs: REPORT_INTERVAL_MS,
+      mercyMs: settings.mercyMs,
+      multiprocess: settings.processes > 1,
+      keepAliveTimeout: settings.keepAliveTimeout,
+      headerTimeout: settings.headerTimeout,
+    };
+    child.send({ type: 'init', init });
+    this.sendSockets(worker);
+
+    if (slot.spawns === 0) this.say(`spawned tsgi worker ${id} (pid: ${worker.pid}, cores: ${settings.threads ?? 'unlimited'})`);
+    else this.say(`Respawned tsgi worker ${id} (new pid: ${worker.pid})`);
+    slot.spawns++;
+    this.events.emit('spawn', this.info(worker));
+  }
+
+  private sendSockets(worker: WorkerProcess): void {
+    this.sockets.forEach((socket, index) => void socket.sendTo(worker.child, { type: 'socket', index }));
+  }
+
+  /** A recycling limit was reached: start a replacement; the worker drains once it serves. */
+  private replace(worker: WorkerProcess, reason: RetireReason): void {
+    if (this.state !== 'running' || worker.phase.name !== 'serving') return;
+    // An older generation is about to be drained by the reload in progress anyway.
+    if (worker.generation < this.generation) return;
+    worker.phase = { name: 'replacing', since: Date.now(), reason };
+    this.wakeUp();
+  }
+
+  /** Leave gracefully: a worker still starting has no requests and is simply killed. */
+  private retire(worker: WorkerProcess, reason: RetireReason): void {
+    if (worker.phase.name === 'starting') this.kill(worker, 'not-needed', 'SIGKILL');
+    else this.drain(worker, reason);
+  }
+
+  /** Stop accepting, finish the requests in flight within the mercy, exit. */
+  private drain(worker: WorkerProcess, reason: RetireReason): void {
+    if (worker.exited || worker.phase.name === 'draining' || worker.phase.name === 'killed') return;
+    const now = Date.now();
+    // The worker cuts what is left at graceMs; the master's SIGKILL is the backstop a second later.
+    worker.phase = { name: 'draining', since: now, reason, deadline: now + this.settings.mercyMs + 1000 };
+    // When another worker takes over the socket, idle connections get a moment for the request
+    // their client may be sending; at shutdown nobody takes over, so they close at once.
+    const idleGraceMs = reason === 'shutdown' ? 0 : DRAIN_IDLE_GRACE_MS;
+    if (worker.child.connected) worker.child.send({ type: 'drain', graceMs: this.settings.mercyMs, idleGraceMs, reason });
+    else this.kill(worker, 'mercy-expired', 'SIGKILL');
+  }
+
+  /** End at once: SIGKILL, or SIGINT with SIGKILL after IMMEDIATE_MERCY_MS. */
+  private kill(worker: WorkerProcess, reason: KillReason, signal: 'SIGKILL' | 'SIGINT'): void {
+    if (worker.exited) return;
+    const now = Date.now();
+    worker.phase = { name: 'killed', since: now, reason, escalateAt: signal === 'SIGKILL' ? null : now + IMMEDIATE_MERCY_MS };
+    try {
+      worker.child.kill(signal);
+    } catch {
+      // Already gone: the 'exit' event follows.
+    }
+  }
+
+  // ---- what the workers tell the master ------------------------------------------------------------
+
+  private onWorkerMessage(worker: WorkerProcess, raw: unknown): void {
+    const message: WorkerMessage | null = parseWorkerMessage(raw);
+    if (message === null) {
+      this.say(`worker ${worker.id} (pid: ${worker.pid}) sent a message the master does not understand: ${JSON.stringify(raw)}`);
+      return;
+    }
+    worker.lastHeardAt = Date.now();
+    switch (message.type) {
+      case 'ready':
+        worker.report = message.report;
+        if (worker.phase.name === 'starting') {
+          worker.phase = { name: 'serving', since: Date.now() };
+          this.slot(worker.id).settled = true;
+          this.events.emit('ready', this.info(worker));
+        }
+        break;
+      case 'report':
+        worker.report = message.report;
+        break;
+      case 'boot-failed':
+        worker.bootError = message.message;
+        break;
+      case 'retire':
+        if (message.reason === 'reload-on-rss') this.say(`worker ${worker.id} (pid: ${worker.pid}): ${message.detail}: recycling`);
+        this.replace(worker, message.reason);
+        break;
+      case 'want-sockets':
+        if (isActive(worker)) this.sendSockets(worker);
+        break;
+    }
+    this.wakeUp();
+  }
+
+  private onWorkerNote(worker: WorkerProcess, line: string): void {
+    try {
+      const note: unknown = JSON.parse(line);
+      if (typeof note === 'object' && note !== null && 'event' in note && note.event === 'harakiri' && 'request' in note) {
+        worker.harakiri = String(note.request);
+      }
+    } catch {
+      this.say(`worker ${worker.id} (pid: ${worker.pid}): unreadable note ${JSON.stringify(line)}`);
+    }
+  }
+
+  private async onWorkerExit(worker: WorkerProcess, status: ExitStatus): Promise<void> {
+    worker.exited = true;
+    // A harakiri note is written just before the SIGKILL; give the pipe a moment to deliver it.
+    await Promise.race([worker.notesDone, new Promise((resolve) => setTimeout(resolve, NOTES_WAIT_MS))]);
+    this.processes.delete(worker.pid);
+    const slot = this.slot(worker.id);
+    const phase = worker.phase;
+    const now = Date.now();
+    if (worker.harakiri !== null) slot.harakiriCount++;
+    const expected = phase.name === 'draining' || (phase.name === 'killed' && phase.reason !== 'harakiri' && phase.reason !== 'boot-timeout');
+    this.events.emit('exit', { id: worker.id, pid: worker.pid, status, expected, harakiri: worker.harakiri });
+
+    if (expected) {
+      const reason = phase.name === 'draining' ? phase.reason : phase.name === 'killed' ? phase.reason : 'shutdown';
+      if (reason === 'max-requests' || reason === 'max-lifetime' || reason === 'reload-on-rss') {
+        this.say(`worker ${worker.id} killed successfully (pid: ${worker.pid})`);
+      } else {
+        this.say(`worker ${worker.id} buried after ${Math.round((now - phase.since) / 1000)} seconds`);
+      }
+      if (reason === 'scale-down' && worker.id > this.target) this.policy.forget(worker.id);
+      this.wakeUp();
+      return;
+    }
+
+    slot.settled = true;
+    if (status.code === EXIT_RELOAD && phase.name === 'serving') {
+      // Someone sent this worker a SIGHUP: it drained as uWSGI's gracefully_kill does. Not a crash.
+      this.say(`worker ${worker.id} (pid: ${worker.pid}) drained after a SIGHUP of its own: respawning`);
+      this.wakeUp();
+      return;
+    }
+    if (status.code === EXIT_FAILED_APP) {
+      this.say(`OOPS ! failed loading app in worker ${worker.id} (pid ${worker.pid}) :( trying again...`);
+    } else {
+      this.say(`DAMN ! worker ${worker.id} (pid: ${worker.pid}) died, ${describeExit(status)} :( trying respawn ...`);
+    }
+
+    const neverServed = phase.name === 'starting' || (phase.name === 'killed' && phase.reason === 'boot-timeout');
+    if (this.state === 'running' && !this.startupDone && !this.settings.lazyApps && worker.id === 1 && neverServed) {
+      const why = worker.bootError ?? describeExit(status);
+      this.startupError = new MasterStartError(`the application could not be loaded: ${why}`);
+      this.exitCode = EXIT_FAILURE;
+      this.beginStop('immediate', null);
+      return;
+    }
+    if (this.state === 'running' && this.reloading && neverServed && status.code === EXIT_FAILED_APP && worker.generation === this.generation) {
+      this.abortReload(worker.bootError ?? describeExit(status));
+    }
+    if (this.state !== 'running' || worker.id > this.target) {
+      this.wakeUp();
+      return;
+    }
+    const decision = this.policy.decide(worker.id, now - worker.spawnedAt, now);
+    if (decision.delayMs > 0) {
+      slot.respawnAt = now + decision.delayMs;
+      if (decision.delayMs >= 1000) this.say(respawnTooFastMessage(decision.delayMs));
+    }
+    this.wakeUp();
+  }
+
+  /** A new worker could not load the app: the old generation is adopted back and keeps serving. */
+  private abortReload(why: string): void {
+    const failed = this.generation;
+    const old = [...this.processes.values()].filter((w) => w.generation < failed && (w.phase.name === 'serving' || w.phase.name === 'replacing'));
+    if (old.length === 0) return;
+    this.say(`reload abandoned: the new workers cannot load the application (${why}); the workers already running keep serving`);
+    for (const worker of this.processes.values()) {
+      if (worker.generation === failed && isActive(worker)) this.retire(worker, 'reload-aborted');
+    }
+    for (const worker of old) worker.generation = failed;
+    for (const slot of this.slots.values()) slot.respawnAt = null;
+    this.reloading = false;
+    for (const waiter of this.reloadWaiters.splice(0)) waiter.reject(new ReloadAbortedError(`reload abandoned: ${why}`));
+  }
+
+  // ---- reload and stop ----------------------------------------------------------------------------
+
+  /** uWSGI's brutal reload: every worker is ended at once and a new generation started. */
+  private brutalReload(signal: MasterSignal): void {
+    if (this.state !== 'running') return;
+    this.say(`${signal} received: ...brutally killing workers...`);
+    this.generation++;
+    for (const worker of this.processes.values()) if (!worker.exited && worker.phase.name !== 'killed') this.kill(worker, 'brutal-reload', 'SIGINT');
+    for (const slot of this.slots.values()) slot.respawnAt = null;
+  }
+
+  beginStop(mode: 'graceful' | 'immediate', signal: MasterSignal | null): void {
+    if (this.state === 'stopped') return;
+    if (this.state === 'stopping' && !(mode === 'immediate' && this.stopMode === 'graceful')) return;
+    this.state = 'stopping';
+    this.stopMode = mode;
+    const why = signal === null ? '' : `${signal} received: `;
+    if (mode === 'graceful') {
+      this.say(`${why}graceful shutdown: workers finish their requests (mercy ${Math.round(this.settings.mercyMs / 1000)} seconds)...`);
+    } else {
+      this.say(`${why}...killing workers...`);
+    }
+    for (const waiter of this.reloadWaiters.splice(0)) waiter.reject(new MasterStoppedError());
+    this.reloading = false;
+    for (const slot of this.slots.values()) slot.respawnAt = null;
+    for (const worker of this.processes.values()) {
+      if (worker.exited) continue;
+      if (mode === 'immediate') {
+        if (worker.phase.name !== 'killed') this.kill(worker, 'immediate-stop', 'SIGINT');
+      } else {
+        this.retire(worker, 'shutdown');
+      }
+    }
+    this.wakeUp();
+  }
+
+  stopped(): Promise<void> {
+    if (this.state === 'stopped') return Promise.resolve();
+    return new Promise((resolve) => this.stopWaiters.push(resolve));
+  }
+
+  private finish(): void {
+    this.state = 'stopped';
+    this.signals.uninstall();
+    for (const socket of this.sockets) socket.close({ removeUnixFile: this.settings.vacuum });
+    if (this.settings.pidfile !== null && this.settings.vacuum) removePidfile(this.settings.pidfile);
+    this.say('goodbye to tsgi.');
+    this.events.emit('stopped', this.exitCode);
+    for (const waiter of this.stopWaiters.splice(0)) waiter();
+    this.resolveClosed(this.exitCode);
+  }
+
+  // ---- the programmatic API -----------------------------------------------------------------------
+
+  requestReload(): Promise<void> {
+    if (this.state !== 'running') return Promise.reject(new MasterStoppedError());
+    return new Promise((resolve, reject) => {
+      this.reloadWaiters.push({ resolve, reject });
+      this.signals.push('SIGHUP');
+    });
+  }
+
+  scale(delta: number): void {
+    for (let i = 0; i < Math.abs(Math.trunc(delta)); i++) this.signals.push(delta > 0 ? 'SIGTTIN' : 'SIGTTOU');
+  }
+
+  get failure(): MasterStartError | null {
+    return this.startupError;
+  }
+
+  workers(): WorkerInfo[] {
+    return [...this.processes.values()]
+      .filter((worker) => !worker.exited)
+      .sort((a, b) => a.id - b.id || a.spawnedAt - b.spawnedAt)
+      .map((worker) => this.info(worker));
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------
+
+  private info(worker: WorkerProcess): WorkerInfo {
+    const slot = this.slot(worker.id);
+    const report = worker.report;
+    let status: WorkerStatus;
+    switch (worker.phase.name) {
+      case 'serving':
+        status = report.inFlight > 0 ? 'busy' : 'idle';
+        break;
+      default:
+        status = worker.phase.name;
+    }
+    return {
+      id: worker.id,
+      pid: worker.pid,
+      generation: worker.generation,
+      status,
+      requests: report.requests,
+      exceptions: report.exceptions,
+      inFlight: report.inFlight,
+      queued: report.queued,
+      harakiriCount: slot.harakiriCount,
+      respawnCount: Math.max(0, slot.spawns - 1),
+      startedAt: worker.spawnedAt,
+      avgRt: report.avgRt,
+      tx: report.tx,
+      rss: report.rss,
+      accepting: report.accepting,
+    };
+  }
+
+  private workersOf(id: number): WorkerProcess[] {
+    return [...this.processes.values()].filter((worker) => worker.id === id && !worker.exited);
+  }
+
+  private slot(id: number): Slot {
+    let slot = this.slots.get(id);
+    if (slot === undefined) {
+      slot = { id, spawns: 0, harakiriCount: 0, respawnAt: null, settled: false };
+      this.slots.set(id, slot);
+    }
+    return slot;
+  }
+
+  private say(line: string): void {
+    this.log.line(line);
+  }
+}
+
+/**
+ * Starts a master in this process: binds every socket (a busy port fails here, before any worker
+ * starts), writes the pidfile, installs the signal handlers, forks the workers, and resolves once
+ * each worker has loaded the application (or, with lazyApps, has at least tried once).
+ */
+export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
+  const settings = settingsOf(config);
+  const log = config.log ?? new Logger();
+  const sockets = await bindSharedSockets(config.sockets, { chmod: config.chmodSocket });
+  try {
+    if (settings.pidfile !== null) writePidfile(settings.pidfile);
+  } catch (error) {
+    for (const socket of sockets) socket.close({ removeUnixFile: true });
+    throw error;
+  }
+  log.line(`spawned tsgi master process (pid: ${process.pid})`);
+  sockets.forEach((socket, index) => {
+    const where = 'path' in socket.bound ? `UNIX address ${socket.bound.path}` : `TCP address ${socket.bound.host}:${socket.bound.port}`;
+    log.line(`tsgi ${socket.spec.protocol} socket ${index} bound to ${where}`);
+  });
+  log.line(`your mercy for graceful operations on workers is ${Math.round(settings.mercyMs / 1000)} seconds`);
+
+  const master = new Master(settings, sockets, log, config);
+  master.start(config.handleSignals ?? true);
+  const outcome = await Promise.race([master.started.then(() => 'started' as const), master.closed.then(() => 'closed' as const)]);
+  if (outcome === 'closed') throw master.failure ?? new MasterStoppedError();
+
+  return {
+    pid: process.pid,
+    addresses: sockets.map((socket) => socket.bound),
+    workers: () => master.workers(),
+    reload: () => master.requestReload(),
+    stop: (graceful = true) => {
+      master.beginStop(graceful ? 'graceful' : 'immediate', null);
+      return master.stopped();
+    },
+    scale: (delta) => master.scale(delta),
+    events: master.events,
+    closed: master.closed,
+  };
+}
+
+/** `tsgi serve --reload PIDFILE`: graceful reload (HUP) of the master the pidfile names. */
+export function reloadFromPidfile(path: string): number {
+  return signalPidfile(path, 'SIGHUP');
+}
+
+/**
+ * `tsgi serve --stop PIDFILE`: INT by default, the immediate shutdown uWSGI's --stop sends, which
+ * means the same whatever the running master's dieOnTerm. `graceful` sends TERM instead: a
+ * graceful shutdown for a master with dieOnTerm (the default), a brutal reload for one without.
+ */
+export function stopFromPidfile(path: string, mode: 'immediate' | 'graceful' = 'immediate'): number {
+  return signalPidfile(path, mode === 'graceful' ? 'SIGTERM' : 'SIGINT');
+}
