@@ -112,6 +112,8 @@ export interface MasterConfig {
   keepAliveTimeout?: number;
   /** Seconds a client has to send a complete request head. */
   headerTimeout?: number;
+  /** Largest uwsgi vars block / SCGI header block a worker accepts (--buffer-size). */
+  bufferSize?: number;
   /** Crash-loop protection settings (defaults in process/respawn-policy.ts). */
   respawn?: Partial<RespawnPolicyOptions>;
 }
@@ -259,6 +261,7 @@ interface Settings {
   vacuum: boolean;
   keepAliveTimeout: number | undefined;
   headerTimeout: number | undefined;
+  bufferSize: number | undefined;
 }
 
 function positive(name: string, value: number | undefined, integer: boolean): number | null {
@@ -295,6 +298,7 @@ function settingsOf(config: MasterConfig): Settings {
     vacuum: config.vacuum ?? true,
     keepAliveTimeout: config.keepAliveTimeout,
     headerTimeout: config.headerTimeout,
+    bufferSize: config.bufferSize,
   };
 }
 
@@ -673,6 +677,7 @@ class Master {
       multiprocess: settings.processes > 1,
       keepAliveTimeout: settings.keepAliveTimeout,
       headerTimeout: settings.headerTimeout,
+      bufferSize: settings.bufferSize,
     };
     child.send({ type: 'init', init });
     this.sendSockets(worker);

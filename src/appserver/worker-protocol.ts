@@ -40,6 +40,7 @@ export interface WorkerInit {
   multiprocess: boolean;
   keepAliveTimeout?: number;
   headerTimeout?: number;
+  bufferSize?: number;
 }
 
 /** Counters a worker reports, batched every `reportIntervalMs` (never one message per request). */
@@ -131,7 +132,8 @@ function isWorkerInit(value: unknown): value is WorkerInit {
     typeof value.mercyMs === 'number' &&
     typeof value.multiprocess === 'boolean' &&
     isOptionalNumber(value.keepAliveTimeout) &&
-    isOptionalNumber(value.headerTimeout)
+    isOptionalNumber(value.headerTimeout) &&
+    isOptionalNumber(value.bufferSize)
   );
 }
 

@@ -115,7 +115,7 @@ class AppWorker {
       this.attached = attachApp(
         tracker.wrap(loaded.app),
         init.sockets.map((socket, index) => ({ protocol: socket.protocol, server: this.fronts[index]!, bound: socket.bound })),
-        { log: this.log, multiprocess: init.multiprocess, keepAliveTimeout: init.keepAliveTimeout, headerTimeout: init.headerTimeout },
+        { log: this.log, multiprocess: init.multiprocess, keepAliveTimeout: init.keepAliveTimeout, headerTimeout: init.headerTimeout, bufferSize: init.bufferSize },
       );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

@@ -1,13 +1,17 @@
-/** `tsgi serve`: the application server (the uWSGI role). */
+/**
+ * `tsgi serve`: the application server (the uWSGI role). One process when nothing asks for more;
+ * a master with workers (src/appserver/master.ts) as soon as an option needs one.
+ */
 import { serve } from '../appserver/serve.js';
-import { SERVE_OPTIONS } from '../appserver/options.js';
-import { loadApp, type AppKind } from '../appserver/load-app.js';
+import { SERVE_OPTIONS, type AppKind } from '../appserver/options.js';
+import { loadApp } from '../appserver/load-app.js';
 import { Logger } from '../appserver/log.js';
 import { parseAddress } from '../appserver/address.js';
 import { loadServeOptions } from '../appserver/config/load.js';
-import { COMMAND_LINE, formatHelp, UsageError, whereFrom, type ParsedOptions } from './options.js';
+import { reloadFromPidfile, startMaster, stopFromPidfile } from '../appserver/master.js';
 import { formatBound, type SocketProtocol, type SocketSpec } from '../appserver/sockets.js';
 import { UWSGI_MAX_BLOCK_SIZE } from '../protocols/uwsgi.js';
+import { COMMAND_LINE, formatHelp, UsageError, whereFrom, type ParsedOptions } from './options.js';
 
 const USAGE = 'Usage: tsgi serve --http-socket ADDR --app FILE[:EXPORT] [options]';
 
@@ -22,12 +26,52 @@ function socketSpecs(options: ParsedOptions): SocketSpec[] {
   return byOption.flatMap(([name, protocol]) => options.list(name).map((address) => ({ protocol, address })));
 }
 
+/** Options that need a master; any of them given means master mode, as `--master` does. */
+const MASTER_OPTIONS = ['master', 'threads', 'lazy-apps', 'harakiri', 'max-requests', 'max-worker-lifetime', 'reload-on-rss', 'pidfile'] as const;
+
+function where(options: ParsedOptions, name: string): string {
+  return whereFrom(options.source(name) ?? COMMAND_LINE);
+}
+
+/** A positive number option, or undefined when absent. */
+function positive(options: ParsedOptions, name: string, integer = true): number | undefined {
+  if (!options.has(name)) return undefined;
+  const value = options.number(name)!;
+  if (!(value > 0) || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`option --${name} expects a positive ${integer ? 'integer' : 'number'}, got ${value}${where(options, name)}`);
+  }
+  return value;
+}
+
+function parseEnv(options: ParsedOptions): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of options.list('env')) {
+    const equals = entry.indexOf('=');
+    if (equals <= 0) throw new UsageError(`option --env expects KEY=VALUE, got "${entry}"${where(options, 'env')}`);
+    env[entry.slice(0, equals)] = entry.slice(equals + 1);
+  }
+  return env;
+}
+
 export async function runServe(argv: readonly string[]): Promise<number> {
   const options = loadServeOptions(argv, process.env, process.cwd());
   if (options.flag('help')) {
     process.stdout.write(formatHelp(USAGE, SERVE_OPTIONS));
     return 0;
   }
+  const log = new Logger();
+  // uWSGI's --reload / --stop: signal a running master and leave.
+  const reloadPidfile = options.string('reload');
+  if (reloadPidfile !== undefined) {
+    log.info(`sent a graceful reload (HUP) to master ${reloadFromPidfile(reloadPidfile)}`);
+    return 0;
+  }
+  const stopPidfile = options.string('stop');
+  if (stopPidfile !== undefined) {
+    log.info(`stopped master ${stopFromPidfile(stopPidfile)} (INT)`);
+    return 0;
+  }
+
   if (options.positionals.length > 0) throw new UsageError(`unexpected argument "${options.positionals[0]}"`);
   const appSpec = options.string('app');
   if (!appSpec) throw new UsageError('no application given: use --app FILE[:EXPORT]');
@@ -38,26 +82,58 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   for (const socket of sockets) parseAddress(socket.address); // a typo in an address fails before the app loads
   const bufferSize = options.number('buffer-size')!;
   if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > UWSGI_MAX_BLOCK_SIZE) {
-    throw new UsageError(`option --buffer-size expects 1 to ${UWSGI_MAX_BLOCK_SIZE}, got ${bufferSize}${whereFrom(options.source('buffer-size') ?? COMMAND_LINE)}`);
+    throw new UsageError(`option --buffer-size expects 1 to ${UWSGI_MAX_BLOCK_SIZE}, got ${bufferSize}${where(options, 'buffer-size')}`);
   }
   const chmod = options.string('chmod-socket');
   if (chmod !== undefined && !/^[0-7]{3,4}$/.test(chmod)) {
-    throw new UsageError(`option --chmod-socket expects an octal mode like 660, got "${chmod}"${whereFrom(options.source('chmod-socket') ?? COMMAND_LINE)}`);
+    throw new UsageError(`option --chmod-socket expects an octal mode like 660, got "${chmod}"${where(options, 'chmod-socket')}`);
   }
-
-  const log = new Logger();
+  const processes = positive(options, 'processes') ?? 1;
+  const env = parseEnv(options);
+  const chdir = options.string('chdir');
+  const appKind = options.string('app-kind') as AppKind | undefined;
   for (const { spec, sources } of options.ignored()) {
     log.info(`option "${spec.name}"${whereFrom(sources[0] ?? COMMAND_LINE)} is accepted and ignored: ${spec.ignoredReason}`);
   }
-  const loaded = await loadApp(appSpec, options.string('app-kind') as AppKind | undefined);
-  const server = await serve(loaded.app, {
-    sockets,
-    log,
-    backlog: options.number('listen'),
+
+  const common = {
+    listen: options.number('listen'),
     keepAliveTimeout: options.number('http-keepalive'),
     bufferSize,
     chmodSocket: chmod === undefined ? undefined : Number.parseInt(chmod, 8),
-  });
+  };
+
+  if (processes > 1 || MASTER_OPTIONS.some((name) => options.has(name) && (name !== 'master' || options.flag('master')))) {
+    const master = await startMaster({
+      app: appSpec,
+      appKind,
+      sockets,
+      processes,
+      threads: positive(options, 'threads'),
+      lazyApps: options.flag('lazy-apps'),
+      harakiri: positive(options, 'harakiri', false),
+      maxRequests: positive(options, 'max-requests'),
+      maxWorkerLifetime: positive(options, 'max-worker-lifetime', false),
+      reloadOnRss: positive(options, 'reload-on-rss', false),
+      reloadMercy: positive(options, 'worker-reload-mercy', false),
+      dieOnTerm: options.flag('die-on-term'),
+      pidfile: options.string('pidfile'),
+      env,
+      chdir,
+      log,
+      ...common,
+    });
+    master.addresses.forEach((address, i) => {
+      log.info(`serving ${appSpec} with ${processes} worker(s) on ${formatBound(address, sockets[i]!.protocol)} (master pid ${master.pid})`);
+    });
+    return master.closed;
+  }
+
+  // One process: the app runs here, as with uWSGI without --master and one process.
+  Object.assign(process.env, env);
+  if (chdir !== undefined) process.chdir(chdir);
+  const loaded = await loadApp(appSpec, appKind);
+  const server = await serve(loaded.app, { sockets, log, backlog: common.listen, ...common });
   server.addresses.forEach((address, i) => {
     log.info(`serving ${appSpec} (${loaded.kind} app) on ${formatBound(address, sockets[i]!.protocol)}`);
   });

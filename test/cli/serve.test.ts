@@ -160,3 +160,45 @@ describe('tsgi serve sockets from the command line and config files', () => {
     });
   });
 });
+
+describe('tsgi serve with a master and workers', () => {
+  const pidApp = join(process.cwd(), 'test/fixtures/apps/pid-app.ts');
+
+  async function pids(url: string, count: number): Promise<Set<string>> {
+    const seen = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      const response = await fetch(url, { headers: { Connection: 'close' } });
+      seen.add((await response.text()).split(' ')[0]!);
+    }
+    return seen;
+  }
+
+  it('runs --processes 2 workers, reloads with --reload PIDFILE and stops with --stop PIDFILE', async () => {
+    const pidfile = join(mkdtempSync(join(tmpdir(), 'tsgi-pid-')), 'master.pid');
+    const running = runTsgi(['--master', '--processes', '2', '--http-socket', '127.0.0.1:0', '--app', pidApp, '--pidfile', pidfile, '--env', 'APP_VERSION_FILE=']);
+    try {
+      const url = await waitForUrl(running);
+      const { readFileSync } = await import('node:fs');
+      assert.equal(readFileSync(pidfile, 'utf8').trim(), String(running.child.pid));
+      const before = await pids(url, 40);
+      assert.equal(before.size, 2, `two workers answer: ${[...before].join(', ')}`);
+      assert.ok(!before.has(String(running.child.pid)), 'the master serves no request itself');
+
+      const reload = await runTsgiToExit(['serve', '--reload', pidfile]);
+      assert.equal(reload.code, 0, reload.output);
+      let after = await pids(url, 20);
+      for (let i = 0; i < 50 && [...after].some((pid) => before.has(pid)); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        after = await pids(url, 20);
+      }
+      assert.ok([...after].every((pid) => !before.has(pid)), 'new workers after the reload');
+
+      const stop = await runTsgiToExit(['serve', '--stop', pidfile]);
+      assert.equal(stop.code, 0, stop.output);
+      const code = await running.stop('SIGCONT');
+      assert.equal(code, 0, running.output());
+    } finally {
+      await running.stop('SIGKILL');
+    }
+  });
+});
