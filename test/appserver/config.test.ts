@@ -193,8 +193,8 @@ describe("the real table (SERVE_OPTIONS) refuses the seeds' options it does not 
   const firstUnknown: Array<[string[], string, string]> = [
     [['-x', 'seed000-app_config.xml'], 'pythonpath', 'seed000-app_config.xml:3'],
     [['--ini', 'seed000-mount.ini'], 'mount', 'seed000-mount.ini:4'],
-    [['--ini', 'seed001-protocols.ini'], 'chdir', 'seed001-protocols.ini:25'],
-    [['--xml', 'seed004-nowamagic_pj.xml'], 'master', 'seed004-nowamagic_pj.xml:3'],
+    [['--ini', 'seed001-protocols.ini'], 'wsgi-file', 'seed001-protocols.ini:26'],
+    [['--xml', 'seed004-nowamagic_pj.xml'], 'pythonpath', 'seed004-nowamagic_pj.xml:4'],
     [['--ini', 'seed004-nowamagic_pj.ini'], 'vhost', 'seed004-nowamagic_pj.ini:4'],
     [['--json', 'seed004-nowamagic_pj.json'], 'vhost', 'seed004-nowamagic_pj.json:4'],
     [['--yaml', 'seed004-nowamagic_pj.yaml'], 'vhost', 'seed004-nowamagic_pj.yaml:3'],
