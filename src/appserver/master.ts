@@ -35,6 +35,7 @@
  * the sockets never close and no request is refused. If a new worker cannot load the application,
  * the reload is abandoned and the old workers keep serving.
  */
+import { NO_COMPOSITION, type AppComposition } from './compose-app.js';
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { TsgiError } from '../errors.js';
@@ -48,6 +49,15 @@ import { forkChild, forwardLines, isRunning, notesStream, siblingModule } from '
 import { RespawnPolicy, respawnTooFastMessage, type RespawnPolicyOptions } from '../process/respawn-policy.js';
 import { MASTER_SIGNALS, SignalQueue, type MasterSignal } from '../process/signals.js';
 import { removePidfile, signalPidfile, writePidfile } from '../process/pidfile.js';
+import { BusynessCheaper, checkCheaperConfig, type CheaperConfig } from './cheaper.js';
+import { readListenQueues } from './stats/listen-queue.js';
+import { forwardLineBlocks } from './log-forward.js';
+import { logsAnything } from './request-log.js';
+import { formatAddress } from './address.js';
+import { HttpRouter, type RouterConfig } from './router/supervisor.js';
+import { DEFAULT_UWSGI_BUFFER_SIZE } from '../protocols/uwsgi.js';
+import type { RequestLogSettings } from './worker-protocol.js';
+import type { SocketProtocol } from './sockets.js';
 
 /** The worker entry module: `worker.ts` under tsx (tests), `worker.js` in dist. */
 const WORKER_ENTRY = siblingModule(import.meta.url, 'worker');
@@ -58,8 +68,15 @@ export interface MasterConfig {
   app: string;
   /** The kind of application, instead of detecting it (`tsgi`, `fetch`, `node`). */
   appKind?: AppKind;
+  /** --mount, --manage-script-name and --static-map; `app` may be '' when mounts are given. */
+  composition?: AppComposition;
   /** Sockets the master binds and every worker accepts on (--http-socket, --socket...). */
   sockets: SocketSpec[];
+  /**
+   * --http: an HTTP router process accepts on these addresses and forwards each request to the
+   * workers over uwsgi on a private socket the master adds to `sockets` (src/appserver/router/).
+   */
+  router?: RouterConfig;
   /** Number of workers (--processes / --workers). Default 1. */
   processes?: number;
   /**
@@ -116,6 +133,16 @@ export interface MasterConfig {
   bufferSize?: number;
   /** Crash-loop protection settings (defaults in process/respawn-policy.ts). */
   respawn?: Partial<RespawnPolicyOptions>;
+  /** How the workers log requests (--log-format, --disable-logging, --memory-report...); absent: no request log. */
+  requestLog?: RequestLogSettings;
+  /** An adaptive number of workers (--cheaper and friends); `processes` is then the maximum. */
+  cheaper?: CheaperConfig;
+  /**
+   * --need-app: an application that cannot be loaded at start is fatal, with uWSGI's
+   * "no app loaded. GAME OVER" and exit status 22, also with lazyApps (where a failed load is
+   * otherwise a worker crash and respawned).
+   */
+  needApp?: boolean;
 }
 
 /** What a worker process is doing, as the master sees it. */
@@ -164,6 +191,53 @@ export interface WorkerInfo {
   tx: number;
   rss: number;
   accepting: boolean;
+  /** Address space size in bytes (0 where /proc is missing). */
+  vsz: number;
+  /** Microseconds spent in requests by this process, summed over requests (uWSGI's running_time). */
+  runningTime: number;
+  /** Microseconds of wall time this process had a request running (what --cheaper measures). */
+  busyTime: number;
+  /** uWSGI's cores: one per --threads slot, or one for the whole worker. */
+  cores: Array<{ requests: number; inRequest: boolean }>;
+  /** Seconds the application took to load in this process. */
+  startupTime: number;
+}
+
+/** Counters uWSGI keeps per worker id across respawns. */
+export interface SlotCounters {
+  requests: number;
+  exceptions: number;
+  tx: number;
+  runningTime: number;
+}
+
+/** A worker id as the stats server shows it: one per id up to --processes, running or cheap. */
+export interface SlotInfo {
+  id: number;
+  /** No process runs for this id because the master needs fewer workers now (--cheaper, TTOU). */
+  cheap: boolean;
+  /** Processes spawned for this id (uWSGI's respawn_count counts the first one too). */
+  spawns: number;
+  harakiriCount: number;
+  /** When a process of this id was last spawned, ms since the epoch (0: never). */
+  lastSpawn: number;
+  /** Counters of every process of this id since the master started, the running one included. */
+  totals: SlotCounters;
+  /** The last non-zero average response time reported, microseconds. */
+  avgRt: number;
+  /** The process serving this id now (the newest one during a reload), or null. */
+  worker: WorkerInfo | null;
+}
+
+/** What the stats server needs from the master, taken at one moment. */
+export interface MasterSnapshot {
+  pid: number;
+  /** Most workers (--processes, raised by TTIN). */
+  maxWorkers: number;
+  /** Workers wanted now (cheaper and TTIN/TTOU move it). */
+  targetWorkers: number;
+  sockets: Array<{ name: string; protocol: SocketProtocol; port: number | null; backlog: number }>;
+  slots: SlotInfo[];
 }
 
 export interface WorkerExitEvent {
@@ -190,6 +264,8 @@ export interface MasterHandle {
   readonly pid: number;
   /** Where the sockets are bound, in `config.sockets` order (a port 0 shows the port chosen). */
   readonly addresses: BoundAddress[];
+  /** Where the HTTP router accepts, in `config.router.addresses` order ([] without a router). */
+  readonly routerAddresses: BoundAddress[];
   /** Every worker process alive now, by id. */
   workers(): WorkerInfo[];
   /** Graceful reload (SIGHUP); resolves when the new workers serve and the old ones were told to leave. */
@@ -198,6 +274,8 @@ export interface MasterHandle {
   stop(graceful?: boolean): Promise<void>;
   /** Adds (TTIN) or removes (TTOU) workers. */
   scale(delta: number): void;
+  /** Every worker id with its counters, for the stats server (--stats). */
+  snapshot(): MasterSnapshot;
   readonly events: EventEmitter<MasterEvents>;
   /** Resolves with the master's exit code once it has stopped (after a signal or `stop()`). */
   readonly closed: Promise<number>;
@@ -205,7 +283,12 @@ export interface MasterHandle {
 
 /** `startMaster` failed: the first worker could not load the application, or the config is invalid. */
 export class MasterStartError extends TsgiError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    options?: { cause?: unknown },
+    /** The exit status the command should end with: 22 (uWSGI's failed-app code) under --need-app. */
+    readonly exitCode: number = EXIT_FAILURE,
+  ) {
     super('ERR_MASTER_START', message, options);
   }
 }
@@ -245,6 +328,7 @@ const NOTES_WAIT_MS = 200;
 interface Settings {
   app: string;
   appKind: AppKind | undefined;
+  composition: AppComposition;
   processes: number;
   threads: number | null;
   lazyApps: boolean;
@@ -262,6 +346,11 @@ interface Settings {
   keepAliveTimeout: number | undefined;
   headerTimeout: number | undefined;
   bufferSize: number | undefined;
+  requestLog: RequestLogSettings | undefined;
+  cheaper: CheaperConfig | null;
+  /** Workers at start: `processes`, or --cheaper-initial. */
+  initialWorkers: number;
+  needApp: boolean;
 }
 
 function positive(name: string, value: number | undefined, integer: boolean): number | null {
@@ -273,8 +362,12 @@ function positive(name: string, value: number | undefined, integer: boolean): nu
 }
 
 function settingsOf(config: MasterConfig): Settings {
-  if (typeof config.app !== 'string' || config.app === '') throw new MasterStartError('no application given (config.app)');
-  if (!Array.isArray(config.sockets) || config.sockets.length === 0) throw new MasterStartError('no socket to serve on (config.sockets)');
+  if (typeof config.app !== 'string' || (config.app === '' && (config.composition?.mounts.length ?? 0) === 0)) {
+    throw new MasterStartError('no application given (config.app or a mount)');
+  }
+  if (!Array.isArray(config.sockets) || (config.sockets.length === 0 && config.router === undefined)) {
+    throw new MasterStartError('no socket to serve on (config.sockets or config.router)');
+  }
   const processes = positive('processes', config.processes, true) ?? 1;
   const harakiri = positive('harakiri', config.harakiri, false);
   const lifetime = positive('maxWorkerLifetime', config.maxWorkerLifetime, false);
@@ -282,6 +375,7 @@ function settingsOf(config: MasterConfig): Settings {
   return {
     app: config.app,
     appKind: config.appKind,
+    composition: config.composition ?? NO_COMPOSITION,
     processes,
     threads: positive('threads', config.threads, true),
     lazyApps: config.lazyApps ?? false,
@@ -299,7 +393,18 @@ function settingsOf(config: MasterConfig): Settings {
     keepAliveTimeout: config.keepAliveTimeout,
     headerTimeout: config.headerTimeout,
     bufferSize: config.bufferSize,
+    requestLog: config.requestLog,
+    cheaper: cheaperOf(config.cheaper, processes),
+    initialWorkers: config.cheaper === undefined ? processes : (config.cheaper.initial ?? config.cheaper.min),
+    needApp: config.needApp ?? false,
   };
+}
+
+function cheaperOf(cheaper: CheaperConfig | undefined, processes: number): CheaperConfig | null {
+  if (cheaper === undefined) return null;
+  const problem = checkCheaperConfig(cheaper, processes);
+  if (problem !== null) throw new MasterStartError(problem);
+  return cheaper;
 }
 
 /** One worker process. `generation` changes only when an abandoned reload adopts the old workers back. */
@@ -331,11 +436,42 @@ interface Slot {
   respawnAt: number | null;
   /** The id has been ready or has died at least once since the master started (startup waits for it). */
   settled: boolean;
+  /** When a process of this id was last spawned (ms since the epoch; 0: never). */
+  lastSpawn: number;
+  /** Counters of the processes of this id that have exited: uWSGI keeps a worker's counters across respawns. */
+  finished: SlotCounters;
+  /** The last non-zero average response time reported (uWSGI keeps it while the worker is idle). */
+  avgRt: number;
 }
 
 type MasterState = 'starting' | 'running' | 'stopping' | 'stopped';
 
-const EMPTY_REPORT: WorkerReport = { requests: 0, exceptions: 0, inFlight: 0, queued: 0, avgRt: 0, tx: 0, rss: 0, accepting: false };
+const EMPTY_REPORT: WorkerReport = {
+  requests: 0,
+  exceptions: 0,
+  inFlight: 0,
+  queued: 0,
+  avgRt: 0,
+  tx: 0,
+  rss: 0,
+  accepting: false,
+  vsz: 0,
+  runningTime: 0,
+  busyTime: 0,
+  cores: [],
+  startupTime: 0,
+};
+
+function emptyCounters(): SlotCounters {
+  return { requests: 0, exceptions: 0, tx: 0, runningTime: 0 };
+}
+
+function addCounters(into: SlotCounters, report: WorkerReport): void {
+  into.requests += report.requests;
+  into.exceptions += report.exceptions;
+  into.tx += report.tx;
+  into.runningTime += report.runningTime;
+}
 
 function isActive(worker: WorkerProcess): boolean {
   return worker.phase.name === 'starting' || worker.phase.name === 'serving' || worker.phase.name === 'replacing';
@@ -357,6 +493,9 @@ class Master {
   private reloadWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private stopMode: 'graceful' | 'immediate' | null = null;
   private stopWaiters: Array<() => void> = [];
+  /** The busyness algorithm of --cheaper, or null for a fixed number of workers. */
+  private readonly cheaper: BusynessCheaper | null;
+  private lastCheaperCheck = 0;
   private startupError: MasterStartError | null = null;
   /** Every worker of the first start has loaded the app (or tried): `startMaster` has resolved. */
   private startupDone = false;
@@ -366,6 +505,8 @@ class Master {
   private resolveClosed!: (code: number) => void;
   readonly started: Promise<void>;
   readonly closed: Promise<number>;
+  /** The HTTP router (--http), supervised beside the workers and kept across reloads. */
+  router: HttpRouter | null = null;
 
   constructor(
     private readonly settings: Settings,
@@ -375,7 +516,8 @@ class Master {
   ) {
     this.signals = new SignalQueue<MasterSignal>(() => this.wakeUp());
     this.policy = new RespawnPolicy({ burst: settings.processes, ...config.respawn });
-    this.target = settings.lazyApps ? settings.processes : 1;
+    this.target = settings.lazyApps ? settings.initialWorkers : 1;
+    this.cheaper = settings.cheaper === null ? null : new BusynessCheaper(settings.cheaper, settings.processes, (line) => this.say(line));
     this.started = new Promise((resolve) => (this.resolveStarted = resolve));
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
   }
@@ -397,9 +539,10 @@ class Master {
           continue;
         }
         this.murderWorkers();
+        this.checkCheaper();
         this.manageWorkers();
         this.checkStartup();
-        if (this.state === 'stopping' && this.processes.size === 0) {
+        if (this.state === 'stopping' && this.processes.size === 0 && (this.router === null || this.router.stopped)) {
           this.finish();
           break;
         }
@@ -508,6 +651,10 @@ class Master {
     } catch (error) {
       this.say(`reopening logs failed: ${describeError(error)}`);
     }
+    // Workers that append request lines to the log file themselves reopen it too.
+    if (this.settings.requestLog?.file !== undefined) {
+      for (const worker of this.processes.values()) if (!worker.exited && worker.child.connected) worker.child.send({ type: 'reopen-logs' });
+    }
   }
 
   // ---- what the loop does between signals -------------------------------------------------------
@@ -608,13 +755,22 @@ class Master {
   /** Startup: a non-lazy master first waits for worker 1 to load the app, then for every id. */
   private checkStartup(): void {
     if (this.state !== 'running' || this.startupDone) return;
-    if (!this.settings.lazyApps && this.target === 1 && this.settings.processes > 1) {
-      if (this.slot(1).settled && this.workersOf(1).some((w) => w.phase.name === 'serving')) this.target = this.settings.processes;
+    if (!this.settings.lazyApps && this.target === 1 && this.settings.initialWorkers > 1) {
+      if (this.slot(1).settled && this.workersOf(1).some((w) => w.phase.name === 'serving')) this.target = this.settings.initialWorkers;
       return;
     }
     for (let id = 1; id <= this.target; id++) if (!this.slot(id).settled) return;
     this.startupDone = true;
-    this.resolveStarted();
+    const router = this.router;
+    const workerSocket = router === null ? undefined : this.sockets.find((socket) => socket.spec === router.workerSocket);
+    if (router === null || workerSocket === undefined) {
+      this.resolveStarted();
+      return;
+    }
+    // The router starts once the workers accept on its socket, so its first request finds one.
+    const settings = this.settings;
+    const routerSettings = { env: settings.env, backlog: settings.backlog, bufferSize: settings.bufferSize ?? DEFAULT_UWSGI_BUFFER_SIZE, mercyMs: settings.mercyMs };
+    void router.start(workerSocket.bound, routerSettings).then(() => this.resolveStarted());
   }
 
   // ---- one worker -------------------------------------------------------------------------------
@@ -647,8 +803,9 @@ class Master {
       exited: false,
     };
     this.processes.set(worker.pid, worker);
-    if (child.stdout) forwardLines(child.stdout, (line) => this.log.line(line));
-    if (child.stderr) forwardLines(child.stderr, (line) => this.log.line(line));
+    // A block of lines per write: workers under load log many requests per chunk (log-forward.ts).
+    if (child.stdout) forwardLineBlocks(child.stdout, (block) => this.log.line(block));
+    if (child.stderr) forwardLineBlocks(child.stderr, (block) => this.log.line(block));
     if (notes) {
       forwardLines(notes, (line) => this.onWorkerNote(worker, line));
       notes.once('close', () => notesEnded());
@@ -666,6 +823,7 @@ class Master {
       generation: this.generation,
       app: settings.app,
       appKind: settings.appKind,
+      composition: settings.composition,
       sockets: this.sockets.map((socket) => ({ protocol: socket.spec.protocol, bound: socket.bound })),
       backlog: settings.backlog,
       threads: settings.threads,
@@ -678,6 +836,7 @@ class Master {
       keepAliveTimeout: settings.keepAliveTimeout,
       headerTimeout: settings.headerTimeout,
       bufferSize: settings.bufferSize,
+      requestLog: settings.requestLog,
     };
     child.send({ type: 'init', init });
     this.sendSockets(worker);
@@ -685,6 +844,7 @@ class Master {
     if (slot.spawns === 0) this.say(`spawned tsgi worker ${id} (pid: ${worker.pid}, cores: ${settings.threads ?? 'unlimited'})`);
     else this.say(`Respawned tsgi worker ${id} (new pid: ${worker.pid})`);
     slot.spawns++;
+    slot.lastSpawn = worker.spawnedAt;
     this.events.emit('spawn', this.info(worker));
   }
 
@@ -752,6 +912,11 @@ class Master {
         break;
       case 'report':
         worker.report = message.report;
+        if (message.report.avgRt > 0) this.slot(worker.id).avgRt = message.report.avgRt;
+        // The request log's `req: N/M` needs everyone's total; the answer rides on the report's tick.
+        if (this.settings.requestLog !== undefined && logsAnything(this.settings.requestLog) && worker.child.connected) {
+          worker.child.send({ type: 'totals', totals: { requests: this.totalRequests() } });
+        }
         break;
       case 'boot-failed':
         worker.bootError = message.message;
@@ -787,6 +952,7 @@ class Master {
     const phase = worker.phase;
     const now = Date.now();
     if (worker.harakiri !== null) slot.harakiriCount++;
+    addCounters(slot.finished, worker.report);
     const expected = phase.name === 'draining' || (phase.name === 'killed' && phase.reason !== 'harakiri' && phase.reason !== 'boot-timeout');
     this.events.emit('exit', { id: worker.id, pid: worker.pid, status, expected, harakiri: worker.harakiri });
 
@@ -816,10 +982,15 @@ class Master {
     }
 
     const neverServed = phase.name === 'starting' || (phase.name === 'killed' && phase.reason === 'boot-timeout');
-    if (this.state === 'running' && !this.startupDone && !this.settings.lazyApps && worker.id === 1 && neverServed) {
+    const firstLoadFailed = !this.settings.lazyApps && worker.id === 1;
+    // --need-app makes a failed load fatal with lazyApps too, where it is otherwise a crash to respawn.
+    const neededAppFailed = this.settings.needApp && status.code === EXIT_FAILED_APP;
+    if (this.state === 'running' && !this.startupDone && neverServed && (firstLoadFailed || neededAppFailed)) {
       const why = worker.bootError ?? describeExit(status);
-      this.startupError = new MasterStartError(`the application could not be loaded: ${why}`);
-      this.exitCode = EXIT_FAILURE;
+      const exitCode = this.settings.needApp ? EXIT_FAILED_APP : EXIT_FAILURE;
+      if (this.settings.needApp) this.say('*** no app loaded. GAME OVER ***');
+      this.startupError = new MasterStartError(`the application could not be loaded: ${why}`, undefined, exitCode);
+      this.exitCode = exitCode;
       this.beginStop('immediate', null);
       return;
     }
@@ -878,6 +1049,20 @@ class Master {
     for (const waiter of this.reloadWaiters.splice(0)) waiter.reject(new MasterStoppedError());
     this.reloading = false;
     for (const slot of this.slots.values()) slot.respawnAt = null;
+    const router = this.router;
+    if (router !== null && mode === 'graceful' && !router.stopped) {
+      // The router leaves first: the requests it still forwards find workers that accept, and
+      // only then do the workers stop accepting and finish theirs.
+      void router.stop(this.settings.mercyMs).then(() => this.stopWorkers());
+      return;
+    }
+    if (router !== null) void router.stop(0).then(() => this.wakeUp());
+    this.stopWorkers();
+  }
+
+  /** The workers' part of a stop, in the mode `beginStop` chose. */
+  private stopWorkers(): void {
+    const mode = this.stopMode;
     for (const worker of this.processes.values()) {
       if (worker.exited) continue;
       if (mode === 'immediate') {
@@ -898,6 +1083,7 @@ class Master {
     this.state = 'stopped';
     this.signals.uninstall();
     for (const socket of this.sockets) socket.close({ removeUnixFile: this.settings.vacuum });
+    this.router?.close({ removeUnixFile: this.settings.vacuum });
     if (this.settings.pidfile !== null && this.settings.vacuum) removePidfile(this.settings.pidfile);
     this.say('goodbye to tsgi.');
     this.events.emit('stopped', this.exitCode);
@@ -921,6 +1107,85 @@ class Master {
 
   get failure(): MasterStartError | null {
     return this.startupError;
+  }
+
+  /** Requests finished by every worker since the master started. */
+  totalRequests(): number {
+    let total = 0;
+    for (const slot of this.slots.values()) total += slot.finished.requests;
+    for (const worker of this.processes.values()) if (!worker.exited) total += worker.report.requests;
+    return total;
+  }
+
+  snapshot(): MasterSnapshot {
+    const slots: SlotInfo[] = [];
+    const highest = Math.max(this.settings.processes, ...this.slots.keys());
+    for (let id = 1; id <= highest; id++) {
+      const slot = this.slot(id);
+      const running = this.workersOf(id).sort((a, b) => b.generation - a.generation || b.spawnedAt - a.spawnedAt);
+      const worker = running[0] ?? null;
+      const totals = { ...slot.finished };
+      for (const process of running) addCounters(totals, process.report);
+      slots.push({
+        id,
+        cheap: worker === null && id > this.target,
+        spawns: slot.spawns,
+        harakiriCount: slot.harakiriCount,
+        lastSpawn: slot.lastSpawn,
+        totals,
+        avgRt: slot.avgRt,
+        worker: worker === null ? null : this.info(worker),
+      });
+    }
+    return {
+      pid: process.pid,
+      maxWorkers: this.settings.processes,
+      targetWorkers: this.target,
+      sockets: this.sockets.map((socket) => ({
+        // Where it is bound (a port 0 shows the port chosen), as uWSGI shows the name it bound.
+        name: 'path' in socket.bound ? socket.bound.path : formatAddress({ kind: 'tcp', host: socket.bound.host, port: socket.bound.port }),
+        protocol: socket.spec.protocol,
+        port: 'port' in socket.bound ? socket.bound.port : null,
+        backlog: this.settings.backlog,
+      })),
+      slots,
+    };
+  }
+
+  /**
+   * --cheaper, once a master cycle (a second, as uWSGI's): the busyness algorithm looks at the
+   * workers of the current generation and says to spawn some or cheap one. Cheaping lowers the
+   * target, and manageWorkers() drains the highest id (uWSGI cheaps the oldest idle worker; tsgi
+   * keeps the ids 1..target contiguous, which reloads and TTOU rely on).
+   */
+  private checkCheaper(): void {
+    const cheaper = this.cheaper;
+    if (cheaper === null || this.state !== 'running' || this.reloading || !this.startupDone) return;
+    const now = Date.now();
+    if (now - this.lastCheaperCheck < TICK_MS) return;
+    this.lastCheaperCheck = now;
+    const running = [...this.processes.values()].filter(
+      (worker) => !worker.exited && worker.id <= this.target && worker.generation === this.generation && worker.phase.name === 'serving',
+    );
+    const samples = running.map((worker) => ({ key: worker.pid, busyTime: worker.report.busyTime, busy: worker.report.inFlight > 0 }));
+    const decision = cheaper.check(now, samples, this.listenBacklog(), this.settings.processes);
+    if (decision === null) return;
+    if ('spawn' in decision) {
+      this.target = Math.min(this.settings.processes, this.target + decision.spawn);
+    } else if (this.target > cheaper.min) {
+      this.target--;
+    }
+  }
+
+  /** Connections waiting in the listen queues of the TCP sockets (0 for UNIX sockets and off Linux). */
+  private listenBacklog(): number {
+    const ports = new Set<number>();
+    for (const socket of this.sockets) if ('port' in socket.bound) ports.add(socket.bound.port);
+    if (ports.size === 0) return 0;
+    const queues = readListenQueues();
+    let total = 0;
+    for (const port of ports) total += queues.get(port)?.queue ?? 0;
+    return total;
   }
 
   workers(): WorkerInfo[] {
@@ -959,6 +1224,11 @@ class Master {
       tx: report.tx,
       rss: report.rss,
       accepting: report.accepting,
+      vsz: report.vsz,
+      runningTime: report.runningTime,
+      busyTime: report.busyTime,
+      cores: report.cores,
+      startupTime: report.startupTime,
     };
   }
 
@@ -969,7 +1239,7 @@ class Master {
   private slot(id: number): Slot {
     let slot = this.slots.get(id);
     if (slot === undefined) {
-      slot = { id, spawns: 0, harakiriCount: 0, respawnAt: null, settled: false };
+      slot = { id, spawns: 0, harakiriCount: 0, respawnAt: null, settled: false, lastSpawn: 0, finished: emptyCounters(), avgRt: 0 };
       this.slots.set(id, slot);
     }
     return slot;
@@ -988,11 +1258,19 @@ class Master {
 export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
   const settings = settingsOf(config);
   const log = config.log ?? new Logger();
-  const sockets = await bindSharedSockets(config.sockets, { chmod: config.chmodSocket });
+  const router = config.router === undefined ? null : await HttpRouter.bind(config.router, log, { chmod: config.chmodSocket });
+  let sockets: SharedSocket[];
+  try {
+    sockets = await bindSharedSockets(router === null ? config.sockets : [...config.sockets, router.workerSocket], { chmod: config.chmodSocket });
+  } catch (error) {
+    router?.close({ removeUnixFile: true });
+    throw error;
+  }
   try {
     if (settings.pidfile !== null) writePidfile(settings.pidfile);
   } catch (error) {
     for (const socket of sockets) socket.close({ removeUnixFile: true });
+    router?.close({ removeUnixFile: true });
     throw error;
   }
   log.line(`spawned tsgi master process (pid: ${process.pid})`);
@@ -1000,16 +1278,19 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     const where = 'path' in socket.bound ? `UNIX address ${socket.bound.path}` : `TCP address ${socket.bound.host}:${socket.bound.port}`;
     log.line(`tsgi ${socket.spec.protocol} socket ${index} bound to ${where}`);
   });
+  for (const bound of router?.addresses ?? []) log.line(`tsgi http bound on ${'path' in bound ? bound.path : `${bound.host}:${bound.port}`}`);
   log.line(`your mercy for graceful operations on workers is ${Math.round(settings.mercyMs / 1000)} seconds`);
 
   const master = new Master(settings, sockets, log, config);
+  master.router = router;
   master.start(config.handleSignals ?? true);
   const outcome = await Promise.race([master.started.then(() => 'started' as const), master.closed.then(() => 'closed' as const)]);
   if (outcome === 'closed') throw master.failure ?? new MasterStoppedError();
 
   return {
     pid: process.pid,
-    addresses: sockets.map((socket) => socket.bound),
+    addresses: sockets.slice(0, config.sockets.length).map((socket) => socket.bound),
+    routerAddresses: router?.addresses ?? [],
     workers: () => master.workers(),
     reload: () => master.requestReload(),
     stop: (graceful = true) => {
@@ -1017,6 +1298,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
       return master.stopped();
     },
     scale: (delta) => master.scale(delta),
+    snapshot: () => master.snapshot(),
     events: master.events,
     closed: master.closed,
   };

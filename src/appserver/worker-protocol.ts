@@ -3,6 +3,7 @@
  * Both directions are closed unions with a `type` tag; `parseWorkerMessage` / `parseMasterMessage`
  * check what arrives, so a message from a mismatched tsgi version is reported instead of trusted.
  */
+import type { AppComposition } from './compose-app.js';
 import { APP_KINDS, type AppKind } from './options.js';
 import { SOCKET_PROTOCOLS, type BoundAddress, type SocketProtocol } from './sockets.js';
 
@@ -20,6 +21,8 @@ export interface WorkerInit {
   generation: number;
   app: string;
   appKind?: AppKind;
+  /** --mount, --manage-script-name, --static-map. */
+  composition: AppComposition;
   /** Socket `index` in `socket` messages refers to this list. */
   sockets: Array<{ protocol: SocketProtocol; bound: BoundAddress }>;
   /** Listen queue length used when the worker calls listen() on a shared socket (uWSGI's --listen). */
@@ -41,6 +44,31 @@ export interface WorkerInit {
   keepAliveTimeout?: number;
   headerTimeout?: number;
   bufferSize?: number;
+  /** How the worker logs its requests (src/appserver/request-log.ts); absent: no request log. */
+  requestLog?: RequestLogSettings;
+}
+
+/** The request log of the workers, as `--log-format`, `--disable-logging` and `--memory-report` set it. */
+export interface RequestLogSettings {
+  /** `default` (uWSGI's line), `json`, or a uWSGI log-format template with `%(var)` placeholders. */
+  format: string;
+  /** Log no request (uWSGI's --disable-logging). The --memory-report line needs a request line to ride on. */
+  enabled: boolean;
+  /** Prefix each line with the worker's memory use (uWSGI's --memory-report). */
+  memoryReport: boolean;
+  /** Response times in microseconds instead of milliseconds (uWSGI's --log-micros). */
+  micros?: boolean;
+  /**
+   * The --logto / --daemonize file: the worker appends its request lines to it directly instead of
+   * passing them through the master, which would cost the master a read and a write per batch.
+   */
+  file?: string;
+  /** Log these even when `enabled` is false (uWSGI's --log-4xx, --log-5xx, --log-slow MS, --log-zero, --log-big BYTES). */
+  log4xx?: boolean;
+  log5xx?: boolean;
+  logSlowMs?: number;
+  logZero?: boolean;
+  logBigBytes?: number;
 }
 
 /** Counters a worker reports, batched every `reportIntervalMs` (never one message per request). */
@@ -61,6 +89,16 @@ export interface WorkerReport {
   rss: number;
   /** The worker is accepting connections (false while at its --threads limit or draining). */
   accepting: boolean;
+  /** Virtual memory size in bytes (uWSGI's vsz; 0 where /proc is missing). */
+  vsz: number;
+  /** Microseconds spent in requests, summed over requests (uWSGI's running_time). */
+  runningTime: number;
+  /** Microseconds of wall time with at least one request running (the busyness --cheaper measures). */
+  busyTime: number;
+  /** uWSGI's cores: one per --threads slot, or one for the whole worker. */
+  cores: Array<{ requests: number; inRequest: boolean }>;
+  /** Seconds the application took to load (uWSGI's apps[].startup_time). */
+  startupTime: number;
 }
 
 /** Why a worker asks to be replaced. */
@@ -77,6 +115,11 @@ export type WorkerMessage =
   /** At the --threads limit the worker closed its copies of the sockets; it wants them back. */
   | { type: 'want-sockets' };
 
+/** Requests finished by every worker of the master so far (the second number of `req: N/M` in the request log). */
+export interface Totals {
+  requests: number;
+}
+
 export type MasterMessage =
   | { type: 'init'; init: WorkerInit }
   /** Carries a socket handle (the IPC message's second argument). */
@@ -85,7 +128,11 @@ export type MasterMessage =
    * Stop accepting, finish the requests in flight (up to `graceMs`), exit. Idle connections stay
    * open `idleGraceMs` for a request their client may be sending (see DrainOptions in serve.ts).
    */
-  | { type: 'drain'; graceMs: number; idleGraceMs: number; reason: string };
+  | { type: 'drain'; graceMs: number; idleGraceMs: number; reason: string }
+  /** The master's answer to a report, when the worker logs requests. */
+  | { type: 'totals'; totals: Totals }
+  /** SIGUSR1 reached the master: reopen the request log file (after a rotation). */
+  | { type: 'reopen-logs' };
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
@@ -101,7 +148,30 @@ function isReport(value: unknown): value is WorkerReport {
     typeof value.avgRt === 'number' &&
     typeof value.tx === 'number' &&
     typeof value.rss === 'number' &&
-    typeof value.accepting === 'boolean'
+    typeof value.accepting === 'boolean' &&
+    typeof value.vsz === 'number' &&
+    typeof value.runningTime === 'number' &&
+    typeof value.busyTime === 'number' &&
+    Array.isArray(value.cores) &&
+    value.cores.every((core) => isObject(core) && typeof core.requests === 'number' && typeof core.inRequest === 'boolean') &&
+    typeof value.startupTime === 'number'
+  );
+}
+
+function isRequestLogSettings(value: unknown): value is RequestLogSettings {
+  const optional = (key: string, type: 'boolean' | 'number'): boolean => !isObject(value) || value[key] === undefined || typeof value[key] === type;
+  return (
+    isObject(value) &&
+    typeof value.format === 'string' &&
+    typeof value.enabled === 'boolean' &&
+    typeof value.memoryReport === 'boolean' &&
+    optional('micros', 'boolean') &&
+    (value.file === undefined || typeof value.file === 'string') &&
+    optional('log4xx', 'boolean') &&
+    optional('log5xx', 'boolean') &&
+    optional('logSlowMs', 'number') &&
+    optional('logZero', 'boolean') &&
+    optional('logBigBytes', 'number')
   );
 }
 
@@ -120,6 +190,9 @@ function isWorkerInit(value: unknown): value is WorkerInit {
     typeof value.id === 'number' &&
     typeof value.generation === 'number' &&
     typeof value.app === 'string' &&
+    isObject(value.composition) &&
+    Array.isArray(value.composition.mounts) &&
+    Array.isArray(value.composition.staticMaps) &&
     (value.appKind === undefined || APP_KINDS.some((kind) => kind === value.appKind)) &&
     Array.isArray(value.sockets) &&
     value.sockets.every(isSocketEntry) &&
@@ -133,7 +206,8 @@ function isWorkerInit(value: unknown): value is WorkerInit {
     typeof value.multiprocess === 'boolean' &&
     isOptionalNumber(value.keepAliveTimeout) &&
     isOptionalNumber(value.headerTimeout) &&
-    isOptionalNumber(value.bufferSize)
+    isOptionalNumber(value.bufferSize) &&
+    (value.requestLog === undefined || isRequestLogSettings(value.requestLog))
   );
 }
 
@@ -169,6 +243,10 @@ export function parseMasterMessage(value: unknown): MasterMessage | null {
       return typeof value.graceMs === 'number' && typeof value.idleGraceMs === 'number' && typeof value.reason === 'string'
         ? { type: 'drain', graceMs: value.graceMs, idleGraceMs: value.idleGraceMs, reason: value.reason }
         : null;
+    case 'reopen-logs':
+      return { type: 'reopen-logs' };
+    case 'totals':
+      return isObject(value.totals) && typeof value.totals.requests === 'number' ? { type: 'totals', totals: { requests: value.totals.requests } } : null;
     default:
       return null;
   }

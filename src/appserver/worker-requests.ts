@@ -28,6 +28,12 @@ export interface RequestTrackerOptions {
   onFinished?: (requests: number) => void;
 }
 
+/** One of uWSGI's "cores" of a worker: a --threads slot, or the whole worker without --threads. */
+export interface CoreCounters {
+  requests: number;
+  inRequest: boolean;
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && 'then' in value && typeof value.then === 'function';
 }
@@ -40,8 +46,46 @@ export class RequestTracker {
   private readonly waiting: Array<() => void> = [];
   private windowMicros = 0;
   private windowCount = 0;
+  /** Microseconds spent in requests since the worker started, summed over requests (uWSGI's running_time). */
+  private runningMicros = 0;
+  /** Microseconds of wall time during which at least one request ran (what --cheaper calls busy). */
+  private busyMicros = 0;
+  private busySince = 0;
+  /** Requests finished per core; a core is a --threads slot, or the whole worker without --threads. */
+  private readonly coreRequests: number[];
+  private readonly coreBusy: Uint8Array;
+  /** Free --threads slots, taken from the end so the lowest ids stay the busiest (as uWSGI's cores). */
+  private readonly freeCores: number[];
+  /**
+   * The core of the request being called right now: set just before the application is called,
+   * so a middleware inside the tracker (the request log) reads it synchronously on entry.
+   */
+  currentCore = 0;
 
-  constructor(private readonly options: RequestTrackerOptions) {}
+  constructor(private readonly options: RequestTrackerOptions) {
+    const cores = options.threads ?? 1;
+    this.coreRequests = new Array<number>(cores).fill(0);
+    this.coreBusy = new Uint8Array(cores);
+    this.freeCores = Array.from({ length: cores }, (_, index) => cores - 1 - index);
+  }
+
+  /** Microseconds spent in requests, summed over requests (uWSGI's running_time). */
+  get runningTime(): number {
+    return Math.round(this.runningMicros);
+  }
+
+  /** Microseconds of wall time with at least one request running, up to now. */
+  get busyTime(): number {
+    const running = this.inFlight > 0 ? performance.now() - this.busySince : 0;
+    return Math.round(this.busyMicros + running * 1000);
+  }
+
+  /** Per-core counters for the stats server. */
+  cores(): CoreCounters[] {
+    // Without --threads the one core is the event loop, busy whenever any request runs.
+    if (this.options.threads === null) return [{ requests: this.coreRequests[0]!, inRequest: this.inFlight > 0 }];
+    return this.coreRequests.map((requests, index) => ({ requests, inRequest: this.coreBusy[index] === 1 }));
+  }
 
   /** Requests waiting for a slot of --threads. */
   get queued(): number {
@@ -65,7 +109,7 @@ export class RequestTracker {
       if (this.saturated) {
         return new Promise<void>((resolve) => this.waiting.push(resolve)).then(() => this.run(app, environ, startResponse));
       }
-      this.inFlight++;
+      if (this.inFlight++ === 0) this.busySince = performance.now();
       if (this.saturated) this.options.onSaturation?.(true);
       return this.run(app, environ, startResponse);
     };
@@ -74,13 +118,16 @@ export class RequestTracker {
   /** Runs one request that holds a slot; the slot is given back by `finish`. */
   private run(app: App, environ: Environ, startResponse: StartResponse): Body | Promise<Body> {
     const started = performance.now();
+    const core = this.options.threads === null ? 0 : (this.freeCores.pop() ?? 0);
+    this.coreBusy[core] = 1;
+    this.currentCore = core;
     const board = this.options.board;
     const slot = board === null ? -1 : board.begin(`${environ.REQUEST_METHOD} ${String(environ.REQUEST_URI ?? environ.PATH_INFO)}`);
     let finished = false;
     const finish = (): void => {
       if (finished) return;
       finished = true;
-      this.finish(started, slot);
+      this.finish(started, slot, core);
     };
     let result: Body | Promise<Body>;
     board?.running(slot);
@@ -104,18 +151,26 @@ export class RequestTracker {
     return watchBody(result, finish);
   }
 
-  private finish(started: number, slot: number): void {
+  private finish(started: number, slot: number, core: number): void {
     this.options.board?.end(slot);
     this.requests++;
-    this.windowMicros += (performance.now() - started) * 1000;
+    const now = performance.now();
+    const micros = (now - started) * 1000;
+    this.windowMicros += micros;
+    this.runningMicros += micros;
     this.windowCount++;
+    this.coreRequests[core]!++;
+    if (this.options.threads !== null) {
+      this.coreBusy[core] = 0;
+      this.freeCores.push(core);
+    }
     const next = this.waiting.shift();
     if (next !== undefined) {
       // The slot goes straight to the oldest waiting request: inFlight does not change.
       next();
     } else {
       const wasSaturated = this.saturated;
-      this.inFlight--;
+      if (--this.inFlight === 0) this.busyMicros += (now - this.busySince) * 1000;
       if (wasSaturated) this.options.onSaturation?.(false);
     }
     this.options.onFinished?.(this.requests);

@@ -15,11 +15,14 @@
  *                    event loop is stuck (Ctrl-C stops everything, as uWSGI's INT does)
  */
 import { Server, type Socket } from 'node:net';
-import { loadApp } from './load-app.js';
+import { buildApp } from './compose-app.js';
 import { attachApp, type AttachedApp } from './serve.js';
 import { Logger, describeError } from './log.js';
-import type { Environ } from '../gateway/types.js';
+import type { App, Environ } from '../gateway/types.js';
 import { RequestTracker } from './worker-requests.js';
+import { LineBatch, logsAnything, RequestLogger } from './request-log.js';
+import { readVsz } from './stats/memory.js';
+import { LogFile } from './log-file.js';
 import { DEFAULT_HARAKIRI_SLOTS, HarakiriBoard, startWatchdog } from './watchdog.js';
 import { DRAIN_IDLE_GRACE_MS, parseMasterMessage, type WorkerInit, type WorkerMessage, type WorkerReport } from './worker-protocol.js';
 import { closeSharedHandle, listenOnSharedHandle } from '../process/listen-handle.js';
@@ -57,6 +60,14 @@ class AppWorker {
   private socketsArrived: (() => void) | null = null;
   private askedForSockets = false;
   private retireRequested = false;
+  /** Request log lines waiting for the end of this event loop turn (null without a request log). */
+  private logLines: LineBatch | null = null;
+  private logFile: LogFile | null = null;
+  /** Requests the other workers finished, from the master's last `totals`; and ours in the report it answered. */
+  private otherRequests = 0;
+  private reportedRequests = 0;
+  /** Seconds the application took to load. */
+  private startupTime = 0;
 
   start(): void {
     process.on('message', (message: unknown, handle: unknown) => this.onMessage(message, handle));
@@ -91,6 +102,13 @@ class AppWorker {
       case 'drain':
         void this.drain(message.graceMs, message.idleGraceMs);
         return;
+      case 'reopen-logs':
+        this.logLines?.flush();
+        this.logFile?.reopen({ announce: false });
+        return;
+      case 'totals':
+        this.otherRequests = Math.max(0, message.totals.requests - this.reportedRequests);
+        return;
     }
   }
 
@@ -110,10 +128,12 @@ class AppWorker {
     });
     this.tracker = tracker;
     try {
-      const loaded = await loadApp(init.app, init.appKind);
+      const loadStarted = performance.now();
+      const loaded = await buildApp(init.app || undefined, init.appKind, init.composition);
+      this.startupTime = Math.round((performance.now() - loadStarted) / 1000);
       this.fronts = init.sockets.map(() => new Server());
       this.attached = attachApp(
-        tracker.wrap(loaded.app),
+        tracker.wrap(this.withRequestLog(init, tracker, loaded.app)),
         init.sockets.map((socket, index) => ({ protocol: socket.protocol, server: this.fronts[index]!, bound: socket.bound })),
         { log: this.log, multiprocess: init.multiprocess, keepAliveTimeout: init.keepAliveTimeout, headerTimeout: init.headerTimeout, bufferSize: init.bufferSize },
       );
@@ -134,6 +154,26 @@ class AppWorker {
     this.send({ type: 'ready', report: this.report() });
     this.reportTimer = setInterval(() => this.onReportTick(), init.reportIntervalMs);
     this.reportTimer.unref();
+  }
+
+  /** The app inside the request log, when the worker logs requests (always, unless --disable-logging). */
+  private withRequestLog(init: WorkerInit, tracker: RequestTracker, app: App): App {
+    const settings = init.requestLog;
+    if (settings === undefined || !logsAnything(settings)) return app;
+    // Into the log file directly when there is one (--logto); else through stderr, which the master
+    // forwards into its log, as every other line of the worker.
+    const file = settings.file === undefined ? null : new LogFile(settings.file);
+    this.logFile = file;
+    const lines = new LineBatch(file === null ? (text) => process.stderr.write(text) : (text) => file.write(text));
+    this.logLines = lines;
+    const logger = new RequestLogger({
+      settings,
+      workerId: init.id,
+      otherRequests: () => this.otherRequests,
+      currentCore: () => tracker.currentCore,
+      write: (line) => lines.push(line),
+    });
+    return logger.wrap(app);
   }
 
   private receiveSocket(index: number, handle: unknown): void {
@@ -229,11 +269,17 @@ class AppWorker {
       tx: this.attached?.bytesWritten ?? 0,
       rss: process.memoryUsage.rss(),
       accepting: this.listening.size > 0,
+      vsz: readVsz(),
+      runningTime: tracker.runningTime,
+      busyTime: tracker.busyTime,
+      cores: tracker.cores(),
+      startupTime: this.startupTime,
     };
   }
 
   private onReportTick(): void {
     const report = this.report();
+    this.reportedRequests = report.requests;
     this.send({ type: 'report', report });
     const limit = this.init!.reloadOnRss;
     if (limit !== null && report.rss > limit) {
@@ -251,6 +297,7 @@ class AppWorker {
     if (this.reportTimer !== null) clearInterval(this.reportTimer);
     if (wasServing && this.attached !== null) await this.attached.drain(graceMs, { idleGraceMs });
     this.board?.stop();
+    this.logLines?.flush();
     this.log.line(`...The work of process ${process.pid} is done. Seeya!`);
     // The last counters, then exit once the master has them (or at once if it is gone).
     this.send({ type: 'report', report: this.tracker === null ? emptyReport() : this.report() }, () => process.exit(exitCode));
@@ -265,7 +312,21 @@ class AppWorker {
 }
 
 function emptyReport(): WorkerReport {
-  return { requests: 0, exceptions: 0, inFlight: 0, queued: 0, avgRt: 0, tx: 0, rss: process.memoryUsage.rss(), accepting: false };
+  return {
+    requests: 0,
+    exceptions: 0,
+    inFlight: 0,
+    queued: 0,
+    avgRt: 0,
+    tx: 0,
+    rss: process.memoryUsage.rss(),
+    accepting: false,
+    vsz: 0,
+    runningTime: 0,
+    busyTime: 0,
+    cores: [],
+    startupTime: 0,
+  };
 }
 
 if (process.send === undefined) {

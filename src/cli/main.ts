@@ -6,6 +6,8 @@ import { runServe } from './serve.js';
 
 const COMMANDS: Record<string, { help: string; run(argv: readonly string[]): Promise<number> }> = {
   serve: { help: 'run the application server (the uWSGI role)', run: runServe },
+  web: { help: 'run the web server (the nginx role)', run: async (argv) => (await import('./web.js')).runWeb(argv) },
+  top: { help: 'show the workers of a stats server live, like uwsgitop', run: async (argv) => (await import('./top.js')).runTop(argv) },
 };
 
 function version(): string {

@@ -4,11 +4,14 @@
  */
 import { serve } from '../appserver/serve.js';
 import { SERVE_OPTIONS, type AppKind } from '../appserver/options.js';
-import { loadApp } from '../appserver/load-app.js';
+import { buildApp, type AppComposition } from '../appserver/compose-app.js';
+import { parseStaticMapping } from '../appserver/static-map.js';
 import { Logger } from '../appserver/log.js';
 import { parseAddress } from '../appserver/address.js';
 import { loadServeOptions } from '../appserver/config/load.js';
-import { reloadFromPidfile, startMaster, stopFromPidfile } from '../appserver/master.js';
+import { MasterStartError, reloadFromPidfile, startMaster, stopFromPidfile } from '../appserver/master.js';
+import { cheaperConfig, openLogOutput, requestLogSettings, singleProcessRequestLog, startMasterMonitoring } from '../appserver/monitoring.js';
+import { EXIT_FAILED_APP } from '../process/exit-codes.js';
 import { formatBound, type SocketProtocol, type SocketSpec } from '../appserver/sockets.js';
 import { UWSGI_MAX_BLOCK_SIZE } from '../protocols/uwsgi.js';
 import { COMMAND_LINE, formatHelp, UsageError, whereFrom, type ParsedOptions } from './options.js';
@@ -26,8 +29,29 @@ function socketSpecs(options: ParsedOptions): SocketSpec[] {
   return byOption.flatMap(([name, protocol]) => options.list(name).map((address) => ({ protocol, address })));
 }
 
+/** --mount, --manage-script-name and --static-map, checked. */
+function appComposition(options: ParsedOptions): AppComposition {
+  const mounts: Array<[string, string]> = options.list('mount').map((text) => {
+    const equals = text.indexOf('=');
+    if (equals < 0 || !text.startsWith('/') || equals === text.length - 1) {
+      throw new UsageError(`option --mount expects /PREFIX=FILE, got "${text}"${where(options, 'mount')}`);
+    }
+    return [text.slice(0, equals), text.slice(equals + 1)];
+  });
+  const staticMaps = options.list('static-map').map((text) => {
+    const mapping = parseStaticMapping(text);
+    if (mapping === null) throw new UsageError(`option --static-map expects /PREFIX=DIR, got "${text}"${where(options, 'static-map')}`);
+    return mapping;
+  });
+  return { mounts, manageScriptName: options.flag('manage-script-name'), staticMaps };
+}
+
+function describeApps(appSpec: string | undefined, composition: AppComposition): string {
+  return [appSpec, ...composition.mounts.map(([prefix, spec]) => `${prefix}=${spec}`)].filter(Boolean).join(', ');
+}
+
 /** Options that need a master; any of them given means master mode, as `--master` does. */
-const MASTER_OPTIONS = ['master', 'threads', 'lazy-apps', 'harakiri', 'max-requests', 'max-worker-lifetime', 'reload-on-rss', 'pidfile'] as const;
+const MASTER_OPTIONS = ['http', 'master', 'threads', 'lazy-apps', 'harakiri', 'max-requests', 'max-worker-lifetime', 'reload-on-rss', 'pidfile', 'stats', 'cheaper', 'touch-reload'] as const;
 
 function where(options: ParsedOptions, name: string): string {
   return whereFrom(options.source(name) ?? COMMAND_LINE);
@@ -59,7 +83,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     process.stdout.write(formatHelp(USAGE, SERVE_OPTIONS));
     return 0;
   }
-  const log = new Logger();
+  let log = new Logger();
   // uWSGI's --reload / --stop: signal a running master and leave.
   const reloadPidfile = options.string('reload');
   if (reloadPidfile !== undefined) {
@@ -71,15 +95,26 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     log.info(`stopped master ${stopFromPidfile(stopPidfile)} (INT)`);
     return 0;
   }
+  // --logto / --daemonize: from here on the log goes to the file.
+  const output = openLogOutput(options);
+  if (output.daemonPid !== null) {
+    log.info(`running in the background (pid ${output.daemonPid}), logging to ${options.string('daemonize')}`);
+    return 0;
+  }
+  log = output.log;
+  const requestLog = { ...requestLogSettings(options), ...(output.file === null ? {} : { file: output.file.path }) };
 
   if (options.positionals.length > 0) throw new UsageError(`unexpected argument "${options.positionals[0]}"`);
   const appSpec = options.string('app');
-  if (!appSpec) throw new UsageError('no application given: use --app FILE[:EXPORT]');
+  const composition = appComposition(options);
+  if (!appSpec && composition.mounts.length === 0) throw new UsageError('no application given: use --app FILE[:EXPORT] or --mount /PREFIX=FILE');
   const sockets = socketSpecs(options);
-  if (sockets.length === 0) {
-    throw new UsageError('no socket to serve on: use --http-socket, --socket, --fastcgi-socket or --scgi-socket ADDR');
+  const routerAddresses = options.list('http');
+  if (sockets.length === 0 && routerAddresses.length === 0) {
+    throw new UsageError('no socket to serve on: use --http, --http-socket, --socket, --fastcgi-socket or --scgi-socket ADDR');
   }
   for (const socket of sockets) parseAddress(socket.address); // a typo in an address fails before the app loads
+  for (const address of routerAddresses) parseAddress(address);
   const bufferSize = options.number('buffer-size')!;
   if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > UWSGI_MAX_BLOCK_SIZE) {
     throw new UsageError(`option --buffer-size expects 1 to ${UWSGI_MAX_BLOCK_SIZE}, got ${bufferSize}${where(options, 'buffer-size')}`);
@@ -105,9 +140,18 @@ export async function runServe(argv: readonly string[]): Promise<number> {
 
   if (processes > 1 || MASTER_OPTIONS.some((name) => options.has(name) && (name !== 'master' || options.flag('master')))) {
     const master = await startMaster({
-      app: appSpec,
+      requestLog,
+      cheaper: cheaperConfig(options, log),
+      needApp: options.flag('need-app'),
+      onReopenLogs: output.file === null ? undefined : () => output.file!.reopen(),
+      app: appSpec ?? '',
+      composition,
       appKind,
       sockets,
+      router:
+        routerAddresses.length === 0
+          ? undefined
+          : { addresses: routerAddresses, timeout: positive(options, 'http-timeout', false), keepAlive: options.number('http-keepalive') },
       processes,
       threads: positive(options, 'threads'),
       lazyApps: options.flag('lazy-apps'),
@@ -122,20 +166,39 @@ export async function runServe(argv: readonly string[]): Promise<number> {
       chdir,
       log,
       ...common,
+    }).catch((error: unknown) => {
+      // --need-app's exit status 22 has to reach the shell; other start failures are usage-like (1).
+      if (error instanceof MasterStartError && error.exitCode === EXIT_FAILED_APP) return error;
+      throw error;
     });
+    if (master instanceof MasterStartError) {
+      log.error(master.message);
+      return master.exitCode;
+    }
+    await startMasterMonitoring(master, options, log);
     master.addresses.forEach((address, i) => {
-      log.info(`serving ${appSpec} with ${processes} worker(s) on ${formatBound(address, sockets[i]!.protocol)} (master pid ${master.pid})`);
+      log.info(`serving ${describeApps(appSpec, composition)} with ${processes} worker(s) on ${formatBound(address, sockets[i]!.protocol)} (master pid ${master.pid})`);
     });
+    for (const address of master.routerAddresses) {
+      log.info(`serving ${describeApps(appSpec, composition)} with ${processes} worker(s) behind the http router on ${formatBound(address, 'http')} (master pid ${master.pid})`);
+    }
     return master.closed;
   }
 
   // One process: the app runs here, as with uWSGI without --master and one process.
   Object.assign(process.env, env);
   if (chdir !== undefined) process.chdir(chdir);
-  const loaded = await loadApp(appSpec, appKind);
-  const server = await serve(loaded.app, { sockets, log, backlog: common.listen, ...common });
+  const built = await buildApp(appSpec, appKind, composition).catch((error: unknown) => {
+    if (!options.flag('need-app')) throw error;
+    log.error('the application could not be loaded', error);
+    log.line('*** no app loaded. GAME OVER ***');
+    return null;
+  });
+  if (built === null) return EXIT_FAILED_APP;
+  if (output.file !== null) process.on('SIGUSR1', () => output.file!.reopen());
+  const server = await serve(singleProcessRequestLog(built.app, requestLog, log), { sockets, log, backlog: common.listen, ...common });
   server.addresses.forEach((address, i) => {
-    log.info(`serving ${appSpec} (${loaded.kind} app) on ${formatBound(address, sockets[i]!.protocol)}`);
+    log.info(`serving ${built.description} on ${formatBound(address, sockets[i]!.protocol)}`);
   });
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {

@@ -192,7 +192,6 @@ describe("the seeds' config files and commands (SEED_TABLE)", () => {
 describe("the real table (SERVE_OPTIONS) refuses the seeds' options it does not have yet", () => {
   const firstUnknown: Array<[string[], string, string]> = [
     [['-x', 'seed000-app_config.xml'], 'pythonpath', 'seed000-app_config.xml:3'],
-    [['--ini', 'seed000-mount.ini'], 'mount', 'seed000-mount.ini:4'],
     [['--ini', 'seed001-protocols.ini'], 'wsgi-file', 'seed001-protocols.ini:26'],
     [['--xml', 'seed004-nowamagic_pj.xml'], 'pythonpath', 'seed004-nowamagic_pj.xml:4'],
     [['--ini', 'seed004-nowamagic_pj.ini'], 'vhost', 'seed004-nowamagic_pj.ini:4'],
@@ -219,7 +218,7 @@ describe("the real table (SERVE_OPTIONS) refuses the seeds' options it does not 
 
   it("refuses the seeds' command-line options with a UsageError", () => {
     const error = failure(() => loadServeOptions(['--http', ':9090', '--wsgi-file', 'foobar.py'], {}, DIR), UsageError);
-    assert.equal(error.message, 'unknown option "--http": uWSGI has this option, tsgi does not support it yet (see --help)');
+    assert.equal(error.message, 'unknown option "--wsgi-file": uWSGI has this option, tsgi does not support it yet (see --help)');
   });
 });
 

@@ -202,3 +202,26 @@ describe('tsgi serve with a master and workers', () => {
     }
   });
 });
+
+describe('tsgi serve --mount and --static-map', () => {
+  it('mounts two apps with --manage-script-name and serves static files, in workers', async () => {
+    const staticDir = mkdtempSync(join(tmpdir(), 'tsgi-static-'));
+    writeFileSync(join(staticDir, 'hello.txt'), 'static hello');
+    const running = runTsgi([
+      '--http-socket', '127.0.0.1:0', '--processes', '2',
+      '--mount', `/a=${join(dir, 'plain.js')}`, '--mount', `/b=${join(dir, 'module.mjs')}`, '--manage-script-name',
+      '--static-map', `/static=${staticDir}`,
+    ]);
+    try {
+      const url = await waitForUrl(running);
+      assert.equal(await (await fetch(`${url}a/x`)).text(), 'js');
+      assert.equal(await (await fetch(`${url}b/y`)).text(), 'fetch object /b/y');
+      const file = await fetch(`${url}static/hello.txt`);
+      assert.equal(file.headers.get('content-type'), 'text/plain');
+      assert.equal(await file.text(), 'static hello');
+      assert.equal((await fetch(`${url}elsewhere`)).status, 404);
+    } finally {
+      assert.equal(await running.stop('SIGTERM'), 0, running.output());
+    }
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * The messages between the master and its HTTP router process, over the router's IPC channel.
+ * Closed unions with a `type` tag, checked on arrival like the workers' (../worker-protocol.ts).
+ */
+import type { WorkerAddress } from './context.js';
+
+/** Everything the router needs, sent once right after it is forked. */
+export interface RouterInit {
+  /** The workers' private uwsgi socket. */
+  upstream: WorkerAddress;
+  /** SERVER_PORT for the requests of each --http socket, by socket index ('' for a UNIX socket). */
+  serverPorts: string[];
+  /** Listen queue length of the --http sockets (--listen). */
+  backlog: number;
+  /** The workers' --buffer-size. */
+  bufferSize: number;
+  /** --http-timeout, seconds. */
+  timeoutSeconds: number;
+  /** --http-keepalive, seconds. */
+  keepAliveSeconds: number;
+  /** Largest chunked request body buffered, bytes. */
+  chunkedBodyLimit: number;
+  /** How long a router that leaves on its own (master gone, SIGTERM) lets responses finish. */
+  mercyMs: number;
+}
+
+export type MasterToRouter =
+  | { type: 'init'; init: RouterInit }
+  /** Carries an --http socket handle (the IPC message's second argument). */
+  | { type: 'socket'; index: number }
+  /** Stop accepting and leave: after the responses in flight (up to `graceMs`), or at once (0). */
+  | { type: 'stop'; graceMs: number };
+
+export type RouterToMaster =
+  /** The router accepts on every --http socket. */
+  { type: 'ready' };
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function isWorkerAddress(value: unknown): value is WorkerAddress {
+  return isObject(value) && (typeof value.path === 'string' || (typeof value.host === 'string' && typeof value.port === 'number'));
+}
+
+function isRouterInit(value: unknown): value is RouterInit {
+  return (
+    isObject(value) &&
+    isWorkerAddress(value.upstream) &&
+    Array.isArray(value.serverPorts) &&
+    value.serverPorts.every((port) => typeof port === 'string') &&
+    typeof value.backlog === 'number' &&
+    typeof value.bufferSize === 'number' &&
+    typeof value.timeoutSeconds === 'number' &&
+    typeof value.keepAliveSeconds === 'number' &&
+    typeof value.chunkedBodyLimit === 'number' &&
+    typeof value.mercyMs === 'number'
+  );
+}
+
+export function parseMasterToRouter(value: unknown): MasterToRouter | null {
+  if (!isObject(value)) return null;
+  switch (value.type) {
+    case 'init':
+      return isRouterInit(value.init) ? { type: 'init', init: value.init } : null;
+    case 'socket':
+      return typeof value.index === 'number' ? { type: 'socket', index: value.index } : null;
+    case 'stop':
+      return typeof value.graceMs === 'number' ? { type: 'stop', graceMs: value.graceMs } : null;
+    default:
+      return null;
+  }
+}
+
+export function parseRouterToMaster(value: unknown): RouterToMaster | null {
+  return isObject(value) && value.type === 'ready' ? { type: 'ready' } : null;
+}
