@@ -1,0 +1,234 @@
+"""The listening socket, the request threads, signals and the graceful stop.
+
+Threads: --threads N request threads (even N=1: the main thread stays free for signals and
+for watching the parent). An idle thread takes the accept lock, waits for a connection, and
+releases the lock once it has one; so at most one thread per worker waits in accept(), and a
+worker whose threads are all busy leaves new connections in the shared accept queue for the
+other workers (uWSGI's thunder lock gives the same property).
+
+The listening socket is non-blocking, and a waiting thread polls it together with a wake-up
+pipe, so a stop never has to close or shut down a socket the master shares with other workers.
+
+Signals (the meanings of src/appserver/worker.ts, which follow uWSGI's):
+  SIGTERM   stop accepting, finish the requests in flight, exit 0
+  SIGHUP    the same, exit 17 (the master starts a replacement: a reload)
+  SIGQUIT   exit at once with 30
+  SIGINT    default disposition: the process ends at once, even when a request thread holds
+            the interpreter in C code
+  SIGUSR2   print every thread's stack on stderr (faulthandler), to see where a stuck
+            request is before harakiri kills it
+A drain that outlasts --worker-reload-mercy exits anyway, with the same code. When the parent
+process goes away (the master was killed), the worker drains and exits 31.
+"""
+import errno
+import faulthandler
+import os
+import select
+import signal
+import socket
+import _socket
+import stat
+import sys
+import threading
+import time
+
+from .exit_codes import EXIT_END, EXIT_OK, EXIT_ORPHANED, EXIT_RELOAD
+from .log import log, prefix
+from .request import serve_connection
+
+#: accept() errors that concern one connection, or are transient: keep serving.
+_ACCEPT_RETRY = (errno.ECONNABORTED, errno.EPROTO, errno.EINTR, errno.EPERM)
+#: out of descriptors or memory: wait a little before trying again instead of spinning.
+_ACCEPT_BACKOFF = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+#: how often the main thread checks that its parent is still there.
+PARENT_CHECK_SECONDS = 1.0
+
+
+def open_listener(options):
+    """The listening socket: --socket PATH|HOST:PORT (created here), or --fd N (inherited)."""
+    if options.fd is not None:
+        sock = socket.socket(fileno=options.fd)
+        # The master may hand over a bound socket that nobody listens on yet (Node's
+        # createServerHandle); listen() on a listening socket only updates its backlog.
+        sock.listen(options.listen)
+        return sock, False
+    address = options.socket
+    if address.startswith('unix:'):
+        address = address[len('unix:'):]
+    if '/' not in address and ':' in address:
+        host, _, port = address.rpartition(':')
+        host = host.strip('[]') or '0.0.0.0'
+        family = socket.AF_INET6 if ':' in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, int(port)))
+        sock.listen(options.listen)
+        return sock, False
+    # uWSGI unlinks whatever is at the path before bind(): the path belongs to this server.
+    try:
+        if stat.S_ISSOCK(os.lstat(address).st_mode):
+            os.unlink(address)
+    except FileNotFoundError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(address)
+    if options.chmod_socket is not None:
+        os.chmod(address, options.chmod_socket)
+    sock.listen(options.listen)
+    return sock, True
+
+
+class Server(object):
+    def __init__(self, listener, ctx, threads, mercy, unlink_path=None):
+        self.listener = listener
+        self.ctx = ctx
+        self.thread_count = threads
+        self.mercy = mercy
+        self.unlink_path = unlink_path
+        self.stopping = False
+        self.exit_code = EXIT_OK
+        self.accept_lock = threading.Lock()
+        self.threads = []
+        self.wake_read, self.wake_write = os.pipe()
+        self.stop_event = threading.Event()
+        listener.setblocking(False)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self):
+        for index in range(self.thread_count):
+            thread = threading.Thread(target=self._thread_main, name='tsgi-request-%d' % (index + 1))
+            thread.daemon = True
+            thread.start()
+            self.threads.append(thread)
+
+    def install_signals(self):
+        signal.signal(signal.SIGTERM, lambda signum, frame: self.stop(EXIT_OK, 'SIGTERM'))
+        signal.signal(signal.SIGHUP, lambda signum, frame: self.stop(EXIT_RELOAD, 'SIGHUP'))
+        signal.signal(signal.SIGQUIT, lambda signum, frame: self._end_now())
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        faulthandler.register(signal.SIGUSR2, all_threads=True)
+
+    def run(self):
+        """The main thread's loop: wait for a stop, watch the parent, then drain. Returns the
+        exit code."""
+        parent = os.getppid()
+        while not self.stop_event.wait(PARENT_CHECK_SECONDS):
+            if parent != 1 and os.getppid() != parent:
+                log('%s: the parent process %d is gone: finishing the requests in flight and exiting' % (prefix(), parent))
+                self.stop(EXIT_ORPHANED, None)
+        return self._drain()
+
+    def stop(self, code, reason):
+        """Stop accepting; the main loop then waits for the requests in flight."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.exit_code = code
+        if reason:
+            log('%s: %s received: finishing the requests in flight, then exiting' % (prefix(), reason))
+        try:
+            os.write(self.wake_write, b'x')
+        except OSError:
+            pass
+        self._close_listener()
+        self.stop_event.set()
+
+    def _close_listener(self):
+        # At once, not after the drain: a socket this worker created then refuses new
+        # connections (or they find no file) instead of queueing where nobody will accept
+        # them; closing this process's copy of a shared socket leaves it to the others.
+        # A request thread still polling it was woken by the pipe and sees `stopping`.
+        try:
+            self.listener.close()
+        except OSError:
+            pass
+        if self.unlink_path:
+            try:
+                os.unlink(self.unlink_path)
+            except OSError:
+                pass
+            self.unlink_path = None
+
+    def _drain(self):
+        deadline = time.monotonic() + self.mercy
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        busy = [thread for thread in self.threads if thread.is_alive()]
+        if busy:
+            log('%s: %d request(s) still running after --worker-reload-mercy %ds: exiting anyway' % (prefix(), len(busy), self.mercy))
+        self._close_listener()
+        log('%s: ...The work of process %d is done. Seeya!' % (prefix(), os.getpid()))
+        if busy:
+            # Request threads are still inside the app: interpreter shutdown would wait for
+            # nothing useful and could crash in their C code.
+            sys.stdout.flush()
+            os._exit(self.exit_code)
+        return self.exit_code
+
+    def _end_now(self):
+        try:
+            sys.stderr.write('%s: SIGQUIT received: exiting at once\n' % prefix())
+            sys.stderr.flush()
+        finally:
+            os._exit(EXIT_END)
+
+    # -- request threads -------------------------------------------------------------------
+
+    def _thread_main(self):
+        poller = select.poll()
+        poller.register(self.listener.fileno(), select.POLLIN)
+        poller.register(self.wake_read, select.POLLIN)
+        while not self.stopping:
+            with self.accept_lock:
+                conn = self._accept(poller)
+            if conn is None:
+                continue
+            try:
+                self._configure(conn)
+                serve_connection(conn, self.ctx)
+            except BaseException as error:  # noqa: B902 - a request thread must survive anything
+                log('%s: unexpected error serving a connection: %r' % (prefix(), error))
+            finally:
+                try:
+                    conn.close()
+                except OSError:
+                    pass
+
+    def _accept(self, poller):
+        listener = self.listener
+        # What socket.accept() does, minus its Python-level wrapper class that every request
+        # would pay for: the C socket type, built from the accepted fd with the listener's
+        # family, type and protocol.
+        accept = listener._accept
+        family, kind, proto = listener.family, listener.type, listener.proto
+        while not self.stopping:
+            try:
+                fd, _ = accept()
+                return _socket.socket(family, kind, proto, fd)
+            except BlockingIOError:
+                pass
+            except OSError as error:
+                if error.errno in _ACCEPT_BACKOFF:
+                    log('%s: accept(): %s' % (prefix(), error))
+                    poller.poll(100)
+                    continue
+                if error.errno not in _ACCEPT_RETRY:
+                    if self.stopping:
+                        return None
+                    log('%s: accept(): %s' % (prefix(), error))
+                    poller.poll(100)
+                    continue
+                continue
+            # Another worker (or nothing) took it: wait for the next one or for a stop.
+            poller.poll()
+        return None
+
+    def _configure(self, conn):
+        if conn.gettimeout() is not None:
+            # Only when an app called socket.setdefaulttimeout(): accepted sockets are
+            # otherwise blocking already, and this costs two fcntl() calls.
+            conn.settimeout(None)
+        if self.ctx.tcp:
+            # Streamed chunks leave as they are written (the end of the response is the close).
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
