@@ -5,6 +5,7 @@
 import type { Scenario } from '../lib/types.js';
 import { appHttpHello } from './app-http-hello.js';
 import { appHttpHelloNginxStatic } from './app-http-hello-nginx-static.js';
+import { appHttpWorkers } from './app-http-workers.js';
 import { nginxFastcgiKeepalive } from './nginx-fastcgi-keepalive.js';
 import { nginxScgi } from './nginx-scgi.js';
 import { nginxUwsgi } from './nginx-uwsgi.js';
@@ -14,6 +15,7 @@ import { nodeVsNode } from './node-vs-node.js';
 
 export const SCENARIOS: readonly Scenario[] = [
   appHttpHello,
+  appHttpWorkers,
   appHttpHelloNginxStatic,
   nginxUwsgi,
   nginxFastcgiKeepalive,

@@ -5,16 +5,10 @@
 import type { App, Environ } from '../gateway/types.js';
 import { loadApp } from './load-app.js';
 import type { AppKind } from './options.js';
-import { staticMap, type StaticMapping } from './static-map.js';
+import { staticMap } from './static-map.js';
+import type { AppComposition } from './app-composition.js';
 
-export interface AppComposition {
-  /** `[mountpoint, FILE[:EXPORT]]`, as `--mount /prefix=FILE` gives them. */
-  mounts: Array<[string, string]>;
-  manageScriptName: boolean;
-  staticMaps: StaticMapping[];
-}
-
-export const NO_COMPOSITION: AppComposition = { mounts: [], manageScriptName: false, staticMaps: [] };
+export { NO_COMPOSITION, type AppComposition } from './app-composition.js';
 
 const NOT_FOUND = 'Not Found\n';
 

@@ -10,10 +10,9 @@ import type { App, Body, Environ } from '../gateway/types.js';
 import { shippedConfDir } from '../web/config/load.js';
 import { contentTypeFor, extenOf, NGINX_DEFAULT_TYPES, parseMimeTypes, type MimeTypes } from '../web/static/mime.js';
 
-export interface StaticMapping {
-  prefix: string;
-  dir: string;
-}
+import type { StaticMapping } from './app-composition.js';
+
+export { parseStaticMapping, type StaticMapping } from './app-composition.js';
 
 const READ_CHUNK = 1024 * 1024;
 
@@ -28,12 +27,6 @@ export function shippedMimeTypes(): MimeTypes {
   }
 }
 
-/** `/static=/var/www/static` → { prefix, dir }; the uWSGI option syntax. */
-export function parseStaticMapping(text: string): StaticMapping | null {
-  const equals = text.indexOf('=');
-  if (equals <= 0 || equals === text.length - 1) return null;
-  return { prefix: text.slice(0, equals), dir: resolve(text.slice(equals + 1)) };
-}
 
 function fileFor(mapping: StaticMapping, path: string): string | null {
   if (!path.startsWith(mapping.prefix)) return null;

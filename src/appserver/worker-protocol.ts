@@ -3,7 +3,7 @@
  * Both directions are closed unions with a `type` tag; `parseWorkerMessage` / `parseMasterMessage`
  * check what arrives, so a message from a mismatched tsgi version is reported instead of trusted.
  */
-import type { AppComposition } from './compose-app.js';
+import type { AppComposition } from './app-composition.js';
 import { APP_KINDS, type AppKind } from './options.js';
 import { SOCKET_PROTOCOLS, type BoundAddress, type SocketProtocol } from './sockets.js';
 
