@@ -33,7 +33,7 @@ function errorExamples(): string {
   return [
     errorFor(['--ini', 'site.ini'], { '/etc/tsgi/site.ini': '[uwsgi]\nhttp-socket = :8000\nlisne = 1024\n' }),
     errorFor(['--ini', 'site.ini'], { '/etc/tsgi/site.ini': '[uwsgi]\nhttp-socket = :8000\n\n; queue\nlisten = lots\n' }),
-    errorFor(['--ini', 'site.ini'], { '/etc/tsgi/site.ini': '[uwsgi]\nhttp-socket = :8000\nwsgi-file = app.py\n' }),
+    errorFor(['--ini', 'site.ini'], { '/etc/tsgi/site.ini': '[uwsgi]\nhttp-socket = :8000\noffload-threads = 2\n' }),
     errorFor(['--ini', 'site.ini'], { '/etc/tsgi/site.ini': '[uwsgi]\nhttp-socket = :8000\nxml = %dextra.xml\n' }),
     errorFor(['--xml', 'site.xml'], { '/etc/tsgi/site.xml': '<uwsgi>\n  <listen>64</listen>\n  <app>app.ts</ap>\n</uwsgi>\n' }),
     errorFor(['--ini', 'a.ini'], { '/etc/tsgi/a.ini': '[uwsgi]\nini = b.ini\n', '/etc/tsgi/b.ini': '[uwsgi]\nini = a.ini\n' }),

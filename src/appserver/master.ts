@@ -35,7 +35,7 @@
  * the sockets never close and no request is refused. If a new worker cannot load the application,
  * the reload is abandoned and the old workers keep serving.
  */
-import { NO_COMPOSITION, type AppComposition } from './compose-app.js';
+import { NO_COMPOSITION, type AppComposition } from './app-composition.js';
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { TsgiError } from '../errors.js';
@@ -58,6 +58,7 @@ import { HttpRouter, type RouterConfig } from './router/supervisor.js';
 import { DEFAULT_UWSGI_BUFFER_SIZE } from '../protocols/uwsgi.js';
 import type { RequestLogSettings } from './worker-protocol.js';
 import type { SocketProtocol } from './sockets.js';
+import { checkInterpreter, PYTHON_READY, pythonEnv, pythonLoadFailure, spawnPythonWorker, type PythonWorkerConfig } from './python-worker.js';
 
 /** The worker entry module: `worker.ts` under tsx (tests), `worker.js` in dist. */
 const WORKER_ENTRY = siblingModule(import.meta.url, 'worker');
@@ -143,6 +144,12 @@ export interface MasterConfig {
    * otherwise a worker crash and respawned).
    */
   needApp?: boolean;
+  /**
+   * Python WSGI workers (--wsgi-file, --module): each worker runs `interpreter
+   * python/tsgi_worker.py --fd 3 ...args` on the one uwsgi socket (a --socket, or the router's
+   * private socket) instead of loading `app` in Node. See python-worker.ts and docs/python.md.
+   */
+  python?: PythonWorkerConfig;
 }
 
 /** What a worker process is doing, as the master sees it. */
@@ -351,6 +358,8 @@ interface Settings {
   /** Workers at start: `processes`, or --cheaper-initial. */
   initialWorkers: number;
   needApp: boolean;
+  /** Python workers instead of JS workers (config.python). */
+  python: PythonWorkerConfig | null;
 }
 
 function positive(name: string, value: number | undefined, integer: boolean): number | null {
@@ -372,6 +381,7 @@ function settingsOf(config: MasterConfig): Settings {
   const harakiri = positive('harakiri', config.harakiri, false);
   const lifetime = positive('maxWorkerLifetime', config.maxWorkerLifetime, false);
   const rss = positive('reloadOnRss', config.reloadOnRss, false);
+  if (config.python !== undefined) checkPythonConfig(config);
   return {
     app: config.app,
     appKind: config.appKind,
@@ -386,7 +396,7 @@ function settingsOf(config: MasterConfig): Settings {
     mercyMs: (positive('reloadMercy', config.reloadMercy, false) ?? DEFAULT_MERCY_SECONDS) * 1000,
     dieOnTerm: config.dieOnTerm ?? true,
     pidfile: config.pidfile ?? null,
-    env: { ...process.env, ...config.env },
+    env: config.python === undefined ? { ...process.env, ...config.env } : pythonEnv(process.env, config.env),
     cwd: config.chdir,
     backlog: positive('listen', config.listen, true) ?? DEFAULT_BACKLOG,
     vacuum: config.vacuum ?? true,
@@ -397,7 +407,31 @@ function settingsOf(config: MasterConfig): Settings {
     cheaper: cheaperOf(config.cheaper, processes),
     initialWorkers: config.cheaper === undefined ? processes : (config.cheaper.initial ?? config.cheaper.min),
     needApp: config.needApp ?? false,
+    python: config.python ?? null,
   };
+}
+
+/** Python workers accept uwsgi on exactly one socket, and the interpreter must exist. */
+function checkPythonConfig(config: MasterConfig): void {
+  const python = config.python!;
+  const other = config.sockets.filter((socket) => socket.protocol !== 'uwsgi');
+  if (other.length > 0) {
+    throw new MasterStartError(
+      `Python workers speak only uwsgi: a ${other[0]!.protocol} socket (${other[0]!.address}) cannot be served by them; use --http ADDR (the HTTP router in front of them) or --socket ADDR`,
+    );
+  }
+  if (config.sockets.length + (config.router === undefined ? 0 : 1) !== 1) {
+    throw new MasterStartError('Python workers accept on one socket: give one --socket, or --http (any number of addresses), not both');
+  }
+  const composition = config.composition ?? NO_COMPOSITION;
+  if (composition.mounts.length > 0 || composition.staticMaps.length > 0) {
+    throw new MasterStartError('--mount and --static-map are not supported with Python workers yet');
+  }
+  const problem = checkInterpreter(python.interpreter, config.env?.PATH ?? process.env.PATH);
+  if (problem !== null) {
+    const source = python.interpreterSource === undefined ? '' : ` (from ${python.interpreterSource})`;
+    throw new MasterStartError(`cannot run the Python workers: the interpreter ${problem}${source}`, undefined, config.needApp ? EXIT_FAILED_APP : EXIT_FAILURE);
+  }
 }
 
 function cheaperOf(cheaper: CheaperConfig | undefined, processes: number): CheaperConfig | null {
@@ -694,7 +728,8 @@ class Master {
           const harakiri = this.settings.harakiriMs;
           // The backstop: the worker's own watchdog should have acted; its reports stopped, so its
           // event loop is stuck and the watchdog did not fire.
-          if (harakiri !== null && now - worker.lastHeardAt > harakiri + HARAKIRI_BACKSTOP_MARGIN_MS) {
+          // (Python workers send no reports: harakiri does not apply to them yet.)
+          if (harakiri !== null && this.settings.python === null && now - worker.lastHeardAt > harakiri + HARAKIRI_BACKSTOP_MARGIN_MS) {
             this.say(`*** HARAKIRI ON WORKER ${worker.id} (pid: ${worker.pid}, try: 1) *** (no report for ${Math.round((now - worker.lastHeardAt) / 1000)} seconds)`);
             worker.harakiri = 'unknown request (the worker stopped reporting)';
             this.kill(worker, 'harakiri', 'SIGKILL');
@@ -776,6 +811,7 @@ class Master {
   // ---- one worker -------------------------------------------------------------------------------
 
   private spawn(id: number): void {
+    if (this.settings.python !== null) return this.spawnPython(id, this.settings.python);
     const slot = this.slot(id);
     const settings = this.settings;
     const child = forkChild({ entry: WORKER_ENTRY, env: settings.env, cwd: settings.cwd });
@@ -848,6 +884,82 @@ class Master {
     this.events.emit('spawn', this.info(worker));
   }
 
+  /**
+   * A Python worker (python-worker.ts): no IPC channel and no notes pipe. The uwsgi socket is its
+   * fd 3; it serves once it prints its ready line; its load failure is read from its stderr.
+   */
+  private spawnPython(id: number, python: PythonWorkerConfig): void {
+    const slot = this.slot(id);
+    const settings = this.settings;
+    const fd = this.sockets.find((socket) => socket.spec.protocol === 'uwsgi')?.fd ?? null;
+    if (fd === null) throw new Error('no uwsgi socket for the Python workers');
+    const child = spawnPythonWorker(python, {
+      fd,
+      threads: settings.threads,
+      processes: settings.processes,
+      bufferSize: settings.bufferSize,
+      backlog: settings.backlog,
+      needApp: settings.needApp,
+      mercyMs: settings.mercyMs,
+      env: settings.env,
+      cwd: settings.cwd,
+    });
+    if (child.pid === undefined) {
+      // ENOENT (the interpreter went away since the start), EAGAIN...: retry with the crash backoff.
+      child.once('error', (error) => this.say(`cannot start Python worker ${id} with ${python.interpreter}: ${error.message}`));
+      const decision = this.policy.decide(id, 0, Date.now());
+      slot.respawnAt = Date.now() + Math.max(decision.delayMs, 100);
+      return;
+    }
+    const worker: WorkerProcess = {
+      id,
+      generation: this.generation,
+      child,
+      pid: child.pid,
+      spawnedAt: Date.now(),
+      phase: { name: 'starting' },
+      report: EMPTY_REPORT,
+      lastHeardAt: Date.now(),
+      harakiri: null,
+      bootError: null,
+      notesDone: Promise.resolve(),
+      exited: false,
+    };
+    this.processes.set(worker.pid, worker);
+    if (child.stdout) {
+      forwardLines(child.stdout, (line) => {
+        if (worker.phase.name === 'starting' && PYTHON_READY.test(line)) this.onPythonReady(worker);
+        this.log.line(line);
+      });
+    }
+    if (child.stderr) {
+      forwardLines(child.stderr, (line) => {
+        if (worker.phase.name === 'starting') worker.bootError = pythonLoadFailure(line) ?? worker.bootError;
+        this.log.line(line);
+      });
+    }
+    child.once('exit', (code, signal) => void this.onWorkerExit(worker, exitStatus(code, signal)));
+    child.on('error', () => {
+      // A signal sent to a child that is gone; its 'exit' event does the bookkeeping.
+    });
+    const cores = settings.threads ?? 1;
+    if (slot.spawns === 0) this.say(`spawned tsgi worker ${id} (pid: ${worker.pid}, cores: ${cores}, python: ${python.interpreter})`);
+    else this.say(`Respawned tsgi worker ${id} (new pid: ${worker.pid})`);
+    slot.spawns++;
+    slot.lastSpawn = worker.spawnedAt;
+    this.events.emit('spawn', this.info(worker));
+  }
+
+  /** The Python worker's ready line: it accepts now. */
+  private onPythonReady(worker: WorkerProcess): void {
+    worker.lastHeardAt = Date.now();
+    worker.report = { ...EMPTY_REPORT, accepting: true };
+    worker.phase = { name: 'serving', since: Date.now() };
+    this.slot(worker.id).settled = true;
+    this.events.emit('ready', this.info(worker));
+    this.wakeUp();
+  }
+
   private sendSockets(worker: WorkerProcess): void {
     this.sockets.forEach((socket, index) => void socket.sendTo(worker.child, { type: 'socket', index }));
   }
@@ -877,6 +989,8 @@ class Master {
     // their client may be sending; at shutdown nobody takes over, so they close at once.
     const idleGraceMs = reason === 'shutdown' ? 0 : DRAIN_IDLE_GRACE_MS;
     if (worker.child.connected) worker.child.send({ type: 'drain', graceMs: this.settings.mercyMs, idleGraceMs, reason });
+    // A Python worker drains on SIGTERM (it closes its copy of the socket at once) and exits 0.
+    else if (this.settings.python !== null) worker.child.kill('SIGTERM');
     else this.kill(worker, 'mercy-expired', 'SIGKILL');
   }
 

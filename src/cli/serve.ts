@@ -2,10 +2,8 @@
  * `tsgi serve`: the application server (the uWSGI role). One process when nothing asks for more;
  * a master with workers (src/appserver/master.ts) as soon as an option needs one.
  */
-import { serve } from '../appserver/serve.js';
 import { SERVE_OPTIONS, type AppKind } from '../appserver/options.js';
-import { buildApp, type AppComposition } from '../appserver/compose-app.js';
-import { parseStaticMapping } from '../appserver/static-map.js';
+import { parseStaticMapping, type AppComposition } from '../appserver/app-composition.js';
 import { Logger } from '../appserver/log.js';
 import { parseAddress } from '../appserver/address.js';
 import { loadServeOptions } from '../appserver/config/load.js';
@@ -14,6 +12,8 @@ import { cheaperConfig, openLogOutput, requestLogSettings, singleProcessRequestL
 import { EXIT_FAILED_APP } from '../process/exit-codes.js';
 import { formatBound, type SocketProtocol, type SocketSpec } from '../appserver/sockets.js';
 import { UWSGI_MAX_BLOCK_SIZE } from '../protocols/uwsgi.js';
+import { DEFAULT_PYTHON, virtualenvInterpreter, type PythonWorkerConfig } from '../appserver/python-worker.js';
+import { resolve as resolvePath } from 'node:path';
 import { COMMAND_LINE, formatHelp, UsageError, whereFrom, type ParsedOptions } from './options.js';
 
 const USAGE = 'Usage: tsgi serve --http-socket ADDR --app FILE[:EXPORT] [options]';
@@ -52,6 +52,26 @@ function describeApps(appSpec: string | undefined, composition: AppComposition):
 
 /** Options that need a master; any of them given means master mode, as `--master` does. */
 const MASTER_OPTIONS = ['http', 'master', 'threads', 'lazy-apps', 'harakiri', 'max-requests', 'max-worker-lifetime', 'reload-on-rss', 'pidfile', 'stats', 'cheaper', 'touch-reload'] as const;
+
+/**
+ * --wsgi-file / --module and their options, as the Python workers take them; null for a JS app.
+ * The interpreter is /usr/bin/python3, or DIR/bin/python with --virtualenv DIR.
+ */
+function pythonConfig(options: ParsedOptions): PythonWorkerConfig | null {
+  const file = options.string('wsgi-file');
+  const module = options.string('module');
+  if (file === undefined && module === undefined) return null;
+  if (file !== undefined && module !== undefined) {
+    throw new UsageError(`give one of --wsgi-file and --module, not both${where(options, 'module')}`);
+  }
+  if (options.string('app') !== undefined) throw new UsageError(`--app (a JS app) and ${file !== undefined ? '--wsgi-file' : '--module'} (a Python app) cannot be combined`);
+  const args = file !== undefined ? ['--wsgi-file', file] : ['--module', module!];
+  args.push('--callable', options.string('callable')!);
+  for (const dir of options.list('pythonpath')) args.push('--pythonpath', dir);
+  const venv = options.string('virtualenv');
+  if (venv === undefined) return { interpreter: DEFAULT_PYTHON, args };
+  return { interpreter: virtualenvInterpreter(resolvePath(venv)), args, interpreterSource: `--virtualenv ${venv}${where(options, 'virtualenv')}` };
+}
 
 function where(options: ParsedOptions, name: string): string {
   return whereFrom(options.source(name) ?? COMMAND_LINE);
@@ -105,11 +125,20 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   const requestLog = { ...requestLogSettings(options), ...(output.file === null ? {} : { file: output.file.path }) };
 
   if (options.positionals.length > 0) throw new UsageError(`unexpected argument "${options.positionals[0]}"`);
-  const appSpec = options.string('app');
+  const python = pythonConfig(options);
+  const appSpec = python === null ? options.string('app') : (options.string('wsgi-file') ?? options.string('module'));
   const composition = appComposition(options);
-  if (!appSpec && composition.mounts.length === 0) throw new UsageError('no application given: use --app FILE[:EXPORT] or --mount /PREFIX=FILE');
-  const sockets = socketSpecs(options);
+  if (!appSpec && composition.mounts.length === 0) throw new UsageError('no application given: use --app FILE[:EXPORT], --wsgi-file FILE, --module MOD or --mount /PREFIX=FILE');
+  let sockets = socketSpecs(options);
   const routerAddresses = options.list('http');
+  if (python !== null) {
+    // Python workers speak uwsgi only: an --http-socket is served by the HTTP router instead.
+    for (const socket of sockets.filter((s) => s.protocol === 'http')) {
+      log.info(`--http-socket ${socket.address} with a Python app: the HTTP router accepts on it and forwards to the Python workers over uwsgi (as --http)`);
+      routerAddresses.push(socket.address);
+    }
+    sockets = sockets.filter((s) => s.protocol !== 'http');
+  }
   if (sockets.length === 0 && routerAddresses.length === 0) {
     throw new UsageError('no socket to serve on: use --http, --http-socket, --socket, --fastcgi-socket or --scgi-socket ADDR');
   }
@@ -138,11 +167,13 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     chmodSocket: chmod === undefined ? undefined : Number.parseInt(chmod, 8),
   };
 
-  if (processes > 1 || MASTER_OPTIONS.some((name) => options.has(name) && (name !== 'master' || options.flag('master')))) {
+  // Python apps always run in worker processes under a master.
+  if (python !== null || processes > 1 || MASTER_OPTIONS.some((name) => options.has(name) && (name !== 'master' || options.flag('master')))) {
     const master = await startMaster({
       requestLog,
       cheaper: cheaperConfig(options, log),
       needApp: options.flag('need-app'),
+      python: python ?? undefined,
       onReopenLogs: output.file === null ? undefined : () => output.file!.reopen(),
       app: appSpec ?? '',
       composition,
@@ -188,6 +219,10 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   // One process: the app runs here, as with uWSGI without --master and one process.
   Object.assign(process.env, env);
   if (chdir !== undefined) process.chdir(chdir);
+  // Loaded here, not at the top: a master never runs the app, and these modules (tsx, the
+  // adapters, static files) would only grow its memory.
+  const { buildApp } = await import('../appserver/compose-app.js');
+  const { serve } = await import('../appserver/serve.js');
   const built = await buildApp(appSpec, appKind, composition).catch((error: unknown) => {
     if (!options.flag('need-app')) throw error;
     log.error('the application could not be loaded', error);

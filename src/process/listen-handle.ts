@@ -103,6 +103,16 @@ export class SharedSocket {
     });
   }
 
+  /**
+   * The file descriptor of the master's copy (to hand to a child that is not a Node process, such
+   * as a Python worker, as one of its stdio slots), or null once closed or where libuv has none.
+   */
+  get fd(): number | null {
+    if (this.closed) return null;
+    const fd: unknown = Reflect.get(this.handle, 'fd');
+    return typeof fd === 'number' && fd >= 0 ? fd : null;
+  }
+
   /** Closes the master's copy. libuv unlinks a UNIX socket file when the process that bound it closes it. */
   close(options: { removeUnixFile: boolean }): void {
     if (this.closed) return;

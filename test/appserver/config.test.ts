@@ -191,9 +191,7 @@ describe("the seeds' config files and commands (SEED_TABLE)", () => {
 
 describe("the real table (SERVE_OPTIONS) refuses the seeds' options it does not have yet", () => {
   const firstUnknown: Array<[string[], string, string]> = [
-    [['-x', 'seed000-app_config.xml'], 'pythonpath', 'seed000-app_config.xml:3'],
-    [['--ini', 'seed001-protocols.ini'], 'wsgi-file', 'seed001-protocols.ini:26'],
-    [['--xml', 'seed004-nowamagic_pj.xml'], 'pythonpath', 'seed004-nowamagic_pj.xml:4'],
+    [['--xml', 'seed004-nowamagic_pj.xml'], 'logdate', 'seed004-nowamagic_pj.xml:6'],
     [['--ini', 'seed004-nowamagic_pj.ini'], 'vhost', 'seed004-nowamagic_pj.ini:4'],
     [['--json', 'seed004-nowamagic_pj.json'], 'vhost', 'seed004-nowamagic_pj.json:4'],
     [['--yaml', 'seed004-nowamagic_pj.yaml'], 'vhost', 'seed004-nowamagic_pj.yaml:3'],
@@ -216,9 +214,17 @@ describe("the real table (SERVE_OPTIONS) refuses the seeds' options it does not 
     );
   });
 
-  it("refuses the seeds' command-line options with a UsageError", () => {
-    const error = failure(() => loadServeOptions(['--http', ':9090', '--wsgi-file', 'foobar.py'], {}, DIR), UsageError);
-    assert.equal(error.message, 'unknown option "--wsgi-file": uWSGI has this option, tsgi does not support it yet (see --help)');
+  it("loads the seeds' Python options (pythonpath, module, callable, wsgi-file) with the real table", () => {
+    const xml = loadServeOptions(['-x', 'seed000-app_config.xml'], {}, DIR);
+    assert.deepEqual(xml.list('pythonpath'), ['/home/chenjiebin/web/flaskdemo']);
+    assert.equal(xml.string('module'), 'flask');
+    assert.equal(xml.string('callable'), 'app');
+    const ini = loadServeOptions(['--ini', 'seed001-protocols.ini'], {}, DIR);
+    assert.equal(ini.string('wsgi-file'), 'app.py');
+    const argv = loadServeOptions(['--http', ':9090', '--wsgi-file', 'foobar.py', '--master', '--processes', '4', '--threads', '2'], {}, DIR);
+    assert.equal(argv.string('wsgi-file'), 'foobar.py');
+    assert.equal(argv.string('callable'), 'application');
+    assert.equal(loadServeOptions(['-H', '/srv/venv', '-w', 'mysite.wsgi', '--pp', 'a', '--python-path', 'b'], {}, DIR).string('virtualenv'), '/srv/venv');
   });
 });
 
