@@ -4,8 +4,9 @@ import type { Scenario } from '../lib/types.js';
 
 /**
  * The app server's HTTP path with nothing else in it: `tsgi serve --http-socket` running a
- * hello-world TSGI app, against Node's raw `http` hello world. One process each. The gap is what
- * tsgi's request → environ → app → response path costs over bare Node.
+ * hello-world TSGI app, against Node's raw `http` hello world. One process each; tsgi's request log
+ * is off (`--disable-logging`) because the Node peer logs nothing. The gap is what tsgi's
+ * request → environ → app → response path costs over bare Node.
  */
 export const appHttpHello: Scenario = {
   name: 'app-http-hello',
@@ -19,7 +20,7 @@ export const appHttpHello: Scenario = {
         {
           label: 'tsgi serve',
           command: process.execPath,
-          args: [TSGI_CLI, 'serve', '--http-socket', `${LOOPBACK}:${port}`, '--app', 'bench/apps/hello-tsgi.ts'],
+          args: [TSGI_CLI, 'serve', '--http-socket', `${LOOPBACK}:${port}`, '--app', 'bench/apps/hello-tsgi.ts', '--disable-logging'],
           ready: { kind: 'http', port, path: '/' },
         },
       ],
