@@ -122,6 +122,13 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     return 0;
   }
   log = output.log;
+  if (options.flag('vhost')) {
+    throw new UsageError(`option --vhost (virtual hosting mode) is not supported by tsgi${where(options, 'vhost')}: use --mount /PREFIX=FILE`);
+  }
+  const logDate = options.string('log-date');
+  if (logDate !== undefined && !['false', '0', 'no', 'off'].includes(logDate.toLowerCase())) {
+    log.dateLines(['true', '1', 'yes', 'on', ''].includes(logDate.toLowerCase()) ? undefined : logDate);
+  }
   const requestLog = { ...requestLogSettings(options), ...(output.file === null ? {} : { file: output.file.path }) };
 
   if (options.positionals.length > 0) throw new UsageError(`unexpected argument "${options.positionals[0]}"`);
