@@ -5,6 +5,7 @@
  * PARAMS stream ends; STDIN streams into `tsgi.input`. The response is a CGI head (`Status:`) and
  * body in STDOUT records, then END_REQUEST.
  */
+import { SocketDrain } from './socket-drain.js';
 import type { Socket } from 'node:net';
 import { BodyInput, type InputDemand } from '../gateway/input.js';
 import { runApp, type ResponseSink } from '../gateway/handler.js';
@@ -96,13 +97,14 @@ export class FastcgiConnection implements ServedConnection {
   private readonly session: FcgiServerSession;
   private readonly requests = new Map<number, FastcgiRequest>();
   private closing = false;
-  private drainWaiter: Promise<void> | null = null;
+  private readonly drainer: SocketDrain;
   private corked = false;
 
   constructor(
     readonly socket: Socket,
     readonly context: ServerContext,
   ) {
+    this.drainer = new SocketDrain(socket);
     this.session = new FcgiServerSession(
       {
         onBeginRequest: (id, _role, keepConn) => {
@@ -158,18 +160,7 @@ export class FastcgiConnection implements ServedConnection {
   }
 
   drain(): Promise<void> {
-    if (this.socket.destroyed) return Promise.resolve();
-    this.drainWaiter ??= new Promise((resolve) => {
-      const done = (): void => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        this.drainWaiter = null;
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
-    return this.drainWaiter;
+    return this.drainer.wait();
   }
 
   /**

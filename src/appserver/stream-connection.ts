@@ -5,6 +5,7 @@
  * framing: a head (an HTTP status line for uwsgi, as uWSGI sends; CGI `Status:` for SCGI), then
  * the body, then close.
  */
+import { SocketDrain } from './socket-drain.js';
 import type { Socket } from 'node:net';
 import { BodyInput, type InputDemand } from '../gateway/input.js';
 import { runApp, type ResponseSink } from '../gateway/handler.js';
@@ -121,13 +122,14 @@ export class StreamConnection implements ServedConnection, InputDemand {
   get requestFullyRead(): boolean {
     return this.requestComplete;
   }
-  private drainWaiter: Promise<void> | null = null;
+  private readonly drainer: SocketDrain;
 
   constructor(
     readonly socket: Socket,
     private readonly context: ServerContext,
     private readonly protocol: StreamProtocol,
   ) {
+    this.drainer = new SocketDrain(socket);
     this.decoder = protocol.createDecoder({
       onRequest: (request) => this.onRequest(request),
       onBody: (chunk) => {
@@ -168,18 +170,7 @@ export class StreamConnection implements ServedConnection, InputDemand {
   }
 
   drain(): Promise<void> {
-    if (this.socket.destroyed) return Promise.resolve();
-    this.drainWaiter ??= new Promise((resolve) => {
-      const done = (): void => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        this.drainWaiter = null;
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
-    return this.drainWaiter;
+    return this.drainer.wait();
   }
 
   private peer(): string {

@@ -4,6 +4,7 @@
  * `tsgi.input` with backpressure, answers `Expect: 100-continue` when the application first reads,
  * and turns protocol errors into the status nginx would send.
  */
+import { SocketDrain } from '../socket-drain.js';
 import type { Socket } from 'node:net';
 import { BodyInput, type InputDemand } from '../../gateway/input.js';
 import { runApp } from '../../gateway/handler.js';
@@ -53,7 +54,7 @@ export class HttpConnection implements ResponseOwner, ServedConnection {
   private exchange: Exchange | null = null;
   private stash: Buffer | null = null;
   private feeding = false;
-  private drainWaiter: Promise<void> | null = null;
+  private readonly drainer: SocketDrain;
   private closing = false;
   /** The connection was ended: bytes still arriving are ignored. */
   private finished = false;
@@ -64,6 +65,7 @@ export class HttpConnection implements ResponseOwner, ServedConnection {
     readonly socket: Socket,
     readonly context: ServerContext,
   ) {
+    this.drainer = new SocketDrain(socket);
     this.parser = new Http1RequestParser(
       {
         onHead: (head) => this.onHead(head),
@@ -102,20 +104,7 @@ export class HttpConnection implements ResponseOwner, ServedConnection {
   }
 
   drain(): Promise<void> {
-    if (this.socket.destroyed) return Promise.resolve();
-    if (this.drainWaiter === null) {
-      this.drainWaiter = new Promise((resolve) => {
-        const done = (): void => {
-          this.socket.off('drain', done);
-          this.socket.off('close', done);
-          this.drainWaiter = null;
-          resolve();
-        };
-        this.socket.on('drain', done);
-        this.socket.on('close', done);
-      });
-    }
-    return this.drainWaiter;
+    return this.drainer.wait();
   }
 
   responseDone(keepAlive: boolean): void {
