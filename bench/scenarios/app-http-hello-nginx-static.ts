@@ -39,9 +39,6 @@ export const appHttpHelloNginxStatic: Scenario = {
     },
   ],
   async available() {
-    // Replace with a check that the build has `tsgi web` once issue 6 lands.
-    const tsgiWebExists = false;
-    if (!tsgiWebExists) return 'tsgi web (issue 6)';
     const nginx = await nginxAvailable();
     if (nginx !== true) return nginx;
     return tsgiBuilt();
