@@ -12,6 +12,7 @@ import { nginxUwsgi } from './nginx-uwsgi.js';
 import { nginxUwsgiPythonRef } from './nginx-uwsgi-python-ref.js';
 import { nginxUwsgiUnix } from './nginx-uwsgi-unix.js';
 import { nodeVsNode } from './node-vs-node.js';
+import { pythonHello } from './python-hello.js';
 
 export const SCENARIOS: readonly Scenario[] = [
   appHttpHello,
@@ -22,5 +23,6 @@ export const SCENARIOS: readonly Scenario[] = [
   nginxUwsgiPythonRef,
   nginxScgi,
   nginxUwsgiUnix,
+  pythonHello,
   nodeVsNode,
 ];
