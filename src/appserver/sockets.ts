@@ -44,7 +44,7 @@ export class SocketInUseError extends TsgiError {
  * tsgi does the same, but only after checking that nothing answers on it, so a second instance
  * started by mistake fails instead of stealing the first one's socket.
  */
-async function removeStaleSocket(path: string): Promise<void> {
+export async function removeStaleSocket(path: string): Promise<void> {
   if (!existsSync(path)) return;
   const alive = await new Promise<boolean>((resolve) => {
     const probe = connect({ path }, () => {

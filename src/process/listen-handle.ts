@@ -33,12 +33,12 @@
  */
 import * as net from 'node:net';
 import { lookup } from 'node:dns/promises';
-import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 import type { ChildProcess, Serializable } from 'node:child_process';
 import { TsgiError } from '../errors.js';
 import { parseAddress, type ListenAddress } from '../appserver/address.js';
-import { SocketInUseError, type BoundAddress, type SocketSpec } from '../appserver/sockets.js';
+import { removeStaleSocket, type BoundAddress, type SocketSpec } from '../appserver/sockets.js';
 
 /** The socket could not be bound (the message names the address and the system error). */
 export class SocketBindError extends TsgiError {
@@ -122,23 +122,6 @@ export class SharedSocket {
   }
 }
 
-/**
- * A socket file left by a dead server cannot be bound again: remove it, but only after checking
- * that nothing answers on it (the same rule as `bindSocket` in appserver/sockets.ts).
- */
-async function removeStaleSocketFile(path: string): Promise<void> {
-  if (!existsSync(path)) return;
-  const alive = await new Promise<boolean>((resolve) => {
-    const probe = net.connect({ path }, () => {
-      probe.destroy();
-      resolve(true);
-    });
-    probe.on('error', () => resolve(false));
-  });
-  if (alive) throw new SocketInUseError(path);
-  rmSync(path, { force: true });
-}
-
 /** Binds `spec` without listening. The first worker's listen() makes it a listening socket for all. */
 export async function bindShared(spec: SocketSpec, options: { chmod?: number } = {}): Promise<SharedSocket> {
   const create = internalCreateServerHandle();
@@ -146,7 +129,7 @@ export async function bindShared(spec: SocketSpec, options: { chmod?: number } =
   const address = parseAddress(spec.address);
   let result: unknown;
   if (address.kind === 'unix') {
-    await removeStaleSocketFile(address.path);
+    await removeStaleSocket(address.path);
     result = create(address.path, -1, -1);
   } else {
     const family = net.isIP(address.host);

@@ -72,18 +72,36 @@ http {
   }
 }
 `;
-  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const launched = await launchNginx(binary, dir, conf, port);
+  return { port, dir, process: launched.child, errorLog: launched.errorLog, stop: launched.stop };
+}
+
+export interface LaunchedNginx {
+  child: ChildProcess;
+  errorLog(): string;
+  /** TERM, then KILL after 5 s; resolves once nginx has exited. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Writes `conf` as DIR/nginx.conf, starts nginx on it in the foreground and waits until it
+ * listens on `port`. A config nginx refuses rejects with its stderr, its error log and the config.
+ */
+export async function launchNginx(binary: string, dir: string, conf: string, port: number, env?: NodeJS.ProcessEnv): Promise<LaunchedNginx> {
+  writeFileSync(join(dir, 'nginx.conf'), conf, 'latin1');
   const child = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env,
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const errorLog = (): string => safeRead(join(dir, 'error.log'));
   try {
     await Promise.race([
       waitForPort(port),
       exited.then(() => {
-        throw new Error(`nginx exited at start:\n${stderr}\n${safeRead(join(dir, 'error.log'))}`);
+        throw new Error(`nginx refused the config:\n${stderr}${errorLog()}\n${conf}`);
       }),
     ]);
   } catch (error) {
@@ -91,10 +109,8 @@ http {
     throw error;
   }
   return {
-    port,
-    dir,
-    process: child,
-    errorLog: () => safeRead(join(dir, 'error.log')),
+    child,
+    errorLog,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

@@ -6,11 +6,10 @@
  * The config is a list of `server` blocks; "PORT" in it stands for the port nginx listens on and
  * "DIR" for its temp prefix.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, nginxPeer, waitForPort } from '../../helpers/nginx.js';
+import { freePort, launchNginx, type LaunchedNginx, nginxPeer } from '../../helpers/nginx.js';
 import { exchange } from '../../helpers/net.js';
 
 export interface NginxResponse {
@@ -58,29 +57,10 @@ http {
   ${servers.replaceAll('PORT', String(port)).replaceAll('DIR', dir)}
 }
 `;
-  writeFileSync(join(dir, 'nginx.conf'), conf, 'latin1');
-  const child = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const errorLog = (): string => {
-    try {
-      return readFileSync(join(dir, 'error.log'), 'utf8');
-    } catch {
-      return '';
-    }
-  };
+  let launched: LaunchedNginx;
   try {
-    await Promise.race([
-      waitForPort(port),
-      exited.then(() => {
-        throw new Error(`nginx refused the config:\n${stderr}${errorLog()}\n${conf}`);
-      }),
-    ]);
+    launched = await launchNginx(binary, dir, conf, port);
   } catch (error) {
-    child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
@@ -101,10 +81,7 @@ http {
       };
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
+      await launched.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

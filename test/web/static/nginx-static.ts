@@ -3,11 +3,10 @@
  * with raw requests (targets reach it byte for byte), answers parsed into status, every header
  * in order, and the body (chunked bodies decoded).
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForPort } from '../../helpers/nginx.js';
+import { freePort, launchNginx, type LaunchedNginx } from '../../helpers/nginx.js';
 import { openSocket, readAll } from '../../helpers/net.js';
 import type { Answer, SiteRequest } from './site.js';
 
@@ -45,31 +44,11 @@ http {
   }
 }
 `;
-  writeFileSync(join(dir, 'nginx.conf'), conf, 'latin1');
-  const child = spawn(binary, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    // autoindex_localtime and expires @time read the local time zone: the test's own.
-    env: { ...process.env, TZ: process.env.TZ ?? 'UTC' },
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const errorLog = (): string => {
-    try {
-      return readFileSync(join(dir, 'error.log'), 'utf8');
-    } catch {
-      return '';
-    }
-  };
+  // autoindex_localtime and expires @time read the local time zone: the test's own.
+  let launched: LaunchedNginx;
   try {
-    await Promise.race([
-      waitForPort(port),
-      exited.then(() => {
-        throw new Error(`nginx refused the config:\n${stderr}${errorLog()}\n${conf}`);
-      }),
-    ]);
+    launched = await launchNginx(binary, dir, conf, port, { ...process.env, TZ: process.env.TZ ?? 'UTC' });
   } catch (error) {
-    child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
@@ -88,10 +67,7 @@ http {
       return parseResponse(response, request.method === 'HEAD', origin);
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
+      await launched.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
