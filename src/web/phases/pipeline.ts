@@ -26,7 +26,7 @@ import { contentTypeFor, errorResponse, extenOf, type StaticContext } from '../s
 import { MAX_URI_CHANGES, type RequestState } from '../server/request.js';
 import { CLOSE_STATUS, runScript, useCaptures, type ScriptOutcome } from './rewrite.js';
 import { accessPhase } from './access.js';
-import { serveStaticContent } from './static-content.js';
+import { serveStaticContent, tryFilesBeforeHandler } from './static-content.js';
 
 /** What the request ends in. */
 export type Final =
@@ -195,7 +195,9 @@ function useLocation(r: RequestState, location: LocationConf | null, loc: PerLoc
 /** CONTENT (with PRECONTENT): the location's handler, or the static module. */
 async function content(r: RequestState, env: PipelineEnv): Promise<Step> {
   const handler = r.modules.content.find((candidate) => candidate.claims(r.location, r.loc));
-  const result = handler !== undefined ? await handler.handle(r) : await serveStaticContent(r, env.files);
+  let result: ContentResult;
+  if (handler === undefined) result = await serveStaticContent(r, env.files);
+  else result = (await tryFilesBeforeHandler(r, env.files)) ?? (await handler.handle(r));
   switch (result.kind) {
     case 'response':
       return { kind: 'response', response: result.response };

@@ -8,6 +8,7 @@ import type { LocationConf, PerLocation } from '../config/index.js';
 import type { ContentResult, RequestContext } from '../request-context.js';
 import {
   createStaticConf,
+  runTryFiles,
   serveStatic,
   StaticContext,
   type Expires,
@@ -16,7 +17,7 @@ import {
   type StaticRequest,
   type StaticResult,
 } from '../static/index.js';
-import { parseExpires } from '../static/index.js';
+import { extenOf, parseExpires } from '../static/index.js';
 
 /** Static configurations of settings without variables, per settings object. */
 const fixed = new WeakMap<PerLocation, StaticConf>();
@@ -153,4 +154,21 @@ export function fromStaticResult(result: StaticResult): ContentResult {
 export async function serveStaticContent(ctx: RequestContext, files: StaticContext): Promise<ContentResult> {
   const result = serveStatic(files, staticRequest(ctx), staticConfFor(ctx));
   return fromStaticResult(result instanceof Promise ? await result : result);
+}
+
+/**
+ * try_files ahead of a content handler (nginx's PRECONTENT phase): null to go on with the
+ * handler ($uri is then the file found), or how the request ends instead.
+ */
+export async function tryFilesBeforeHandler(ctx: RequestContext, files: StaticContext): Promise<ContentResult | null> {
+  if (ctx.loc.settings.tryFiles === null) return null;
+  const pending = runTryFiles(files, staticRequest(ctx), staticConfFor(ctx));
+  const outcome = pending instanceof Promise ? await pending : pending;
+  if (outcome === null) return null;
+  if (outcome.kind === 'found') {
+    ctx.uri = outcome.uri;
+    ctx.exten = extenOf(outcome.uri);
+    return null;
+  }
+  return fromStaticResult(outcome);
 }

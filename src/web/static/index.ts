@@ -12,6 +12,8 @@
  */
 export {
   serveStatic,
+  runTryFiles,
+  type TryFilesOutcome,
   defaultPage,
   serializeHeaders,
   StaticContext,

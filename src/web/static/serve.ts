@@ -89,7 +89,29 @@ export function serveStatic(ctx: StaticContext, request: StaticRequest, conf: St
   const now = ctx.now();
   const outcome = resolve(ctx, null, request, conf, now);
   if (!isNeed(outcome)) return outcome;
-  return resolveWithIo(ctx, request, conf, now, outcome);
+  return resolveWithIo(ctx, request, conf, now, outcome, resolve);
+}
+
+/** try_files on its own: the file found (its name becomes $uri), or how the request ends. */
+export type TryFilesOutcome = StaticResult | { readonly kind: 'found'; readonly uri: string };
+
+/**
+ * nginx's PRECONTENT phase for a location served by a content handler (`try_files $uri =404;`
+ * before `fastcgi_pass`): the static module runs try_files itself, the `*_pass` handlers run
+ * after this. Null when the location has no try_files.
+ */
+export function runTryFiles(ctx: StaticContext, request: StaticRequest, conf: StaticConf): TryFilesOutcome | null | Promise<TryFilesOutcome> {
+  if (conf.tryFiles === null) return null;
+  const now = ctx.now();
+  const outcome = resolveTryFiles(ctx, null, request, conf, now);
+  if (!isNeed(outcome)) return outcome;
+  return resolveWithIo(ctx, request, conf, now, outcome, resolveTryFiles);
+}
+
+function resolveTryFiles(ctx: StaticContext, scratch: Scratch | null, request: StaticRequest, conf: StaticConf, now: number): TryFilesOutcome | Need {
+  const where = request.documentRoot === undefined ? conf : placeAt(conf.files, request.documentRoot);
+  const tried = tryFiles(ctx, scratch, request, conf, where, now);
+  return 'continueWith' in tried ? { kind: 'found', uri: tried.continueWith } : tried;
 }
 
 // --- the driver -------------------------------------------------------------------------------
@@ -112,18 +134,19 @@ class Scratch {
 /** Each round fetches one new thing; a request touches a handful of paths. */
 const MAX_ROUNDS = 256;
 
-async function resolveWithIo(
+async function resolveWithIo<T extends object>(
   ctx: StaticContext,
   request: StaticRequest,
   conf: StaticConf,
   now: number,
   first: Need,
-): Promise<StaticResult> {
+  resolver: (ctx: StaticContext, scratch: Scratch | null, request: StaticRequest, conf: StaticConf, now: number) => T | Need,
+): Promise<T> {
   const scratch = new Scratch();
   let need = first;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     await fetchNeed(ctx, scratch, need, now);
-    const outcome = resolve(ctx, scratch, request, conf, now);
+    const outcome = resolver(ctx, scratch, request, conf, now);
     if (!isNeed(outcome)) return outcome;
     need = outcome;
   }
