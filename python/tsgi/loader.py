@@ -69,6 +69,8 @@ def describe(options):
         return '--wsgi-file %s' % options.wsgi_file
     if options.module is not None:
         return '--module %s' % options.module
+    if getattr(options, 'mount', None):
+        return ', '.join('--mount %s' % text for text in options.mount)
     return 'no --wsgi-file or --module given'
 
 

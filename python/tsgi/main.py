@@ -7,7 +7,9 @@ import sys
 
 from .environ import EnvironSettings
 from .exit_codes import EXIT_FAILED_APP, EXIT_FAILURE
-from .loader import AppLoadError, describe, load_app, prepare_process
+from .application import load_application
+from .autoreload import start_autoreloader
+from .loader import AppLoadError, describe, prepare_process
 from .log import log, log_exception, prefix
 from .options import parse_options
 from .request import ServeContext
@@ -32,7 +34,7 @@ def main(argv):
 
     app = None
     try:
-        app = load_app(options)
+        app = load_application(options, _report_load_failure)
     except AppLoadError as error:
         _report_load_failure(options, error)
         if options.need_app:
@@ -64,8 +66,10 @@ def main(argv):
     )
     server.install_signals()
     server.start()
-    if app is not None:
+    if app is not None and (options.wsgi_file is not None or options.module is not None):
         log('WSGI app 0 (mountpoint=\'\') ready in pid %d (%s, %d thread%s)' % (os.getpid(), describe(options), options.threads, '' if options.threads == 1 else 's'))
+    if options.py_autoreload > 0:
+        start_autoreloader(options.py_autoreload, options.py_autoreload_ignore, under_master=options.fd is not None)
     sys.stdout.write(READY_LINE % os.getpid() + '\n')
     sys.stdout.flush()
     return server.run()

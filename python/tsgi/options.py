@@ -3,6 +3,8 @@ so a master that translates a uWSGI config only has to forward the values."""
 import argparse
 
 from .exit_codes import EXIT_USAGE
+from .mounts import parse_mount
+from .static_map import parse_mapping
 
 #: uWSGI's default --buffer-size: the largest vars block accepted.
 DEFAULT_BUFFER_SIZE = 4096
@@ -63,6 +65,15 @@ def build_parser():
     app.add_argument('--chdir', metavar='DIR', help='chdir to DIR before loading the application')
     app.add_argument('--env', action='append', default=[], type=_env_pair, metavar='K=V', help='set an environment variable before loading; repeatable')
     app.add_argument('--need-app', action='store_true', help='exit with status 22 when the application cannot be loaded')
+    app.add_argument('--mount', action='append', default=[], metavar='/PREFIX=APP', help='also serve APP (FILE.py, FILE.wsgi or MOD:CALLABLE) under /PREFIX; repeatable')
+    app.add_argument('--manage-script-name', action='store_true', help='choose the --mount by the start of PATH_INFO and move it into SCRIPT_NAME')
+    app.add_argument('--static-map', action='append', default=[], metavar='/PREFIX=DIR', help='answer GET/HEAD under /PREFIX with the files of DIR; repeatable')
+
+    dev = parser.add_argument_group('development')
+    dev.add_argument('--py-autoreload', '--python-autoreload', '--py-auto-reload', '--python-auto-reload', dest='py_autoreload', type=_non_negative, default=0, metavar='SECONDS',
+                     help='every SECONDS, reload when the file of a loaded module changed (0: off)')
+    dev.add_argument('--py-auto-reload-ignore', '--python-auto-reload-ignore', dest='py_autoreload_ignore', action='append', default=[], metavar='MODULE',
+                     help='a module --py-autoreload does not watch; repeatable')
 
     serving = parser.add_argument_group('serving')
     serving.add_argument('--threads', type=_positive, default=1, metavar='N', help='request threads (default %(default)s)')
@@ -80,6 +91,16 @@ def parse_options(argv):
         parser.error('give exactly one of --socket PATH and --fd N')
     if options.wsgi_file is not None and options.module is not None:
         parser.error('give at most one of --wsgi-file and --module')
+    for text in options.mount:
+        try:
+            parse_mount(text)
+        except ValueError as error:
+            parser.error(str(error))
+    for text in options.static_map:
+        try:
+            parse_mapping(text)
+        except ValueError as error:
+            parser.error(str(error))
     if options.buffer_size > MAX_BUFFER_SIZE:
         # The vars block length is 16 bits: a larger buffer could never be filled.
         options.buffer_size = MAX_BUFFER_SIZE

@@ -117,10 +117,6 @@ function checkPythonConfig(config: MasterConfig): void {
   if (config.sockets.length + (config.router === undefined ? 0 : 1) !== 1) {
     throw new MasterStartError('Python workers accept on one socket: give one --socket, or --http (any number of addresses), not both');
   }
-  const composition = config.composition ?? NO_COMPOSITION;
-  if (composition.mounts.length > 0 || composition.staticMaps.length > 0) {
-    throw new MasterStartError('--mount and --static-map are not supported with Python workers yet');
-  }
   const problem = checkInterpreter(python.interpreter, config.env?.PATH ?? process.env.PATH);
   if (problem !== null) {
     const source = python.interpreterSource === undefined ? '' : ` (from ${python.interpreterSource})`;

@@ -57,20 +57,46 @@ const MASTER_OPTIONS = ['http', 'master', 'threads', 'lazy-apps', 'harakiri', 'm
  * --wsgi-file / --module and their options, as the Python workers take them; null for a JS app.
  * The interpreter is /usr/bin/python3, or DIR/bin/python with --virtualenv DIR.
  */
-function pythonConfig(options: ParsedOptions): PythonWorkerConfig | null {
+function pythonConfig(options: ParsedOptions, composition: AppComposition): PythonWorkerConfig | null {
   const file = options.string('wsgi-file');
   const module = options.string('module');
-  if (file === undefined && module === undefined) return null;
+  const pythonMounts = composition.mounts.filter(([, spec]) => isPythonMount(spec));
+  if (file === undefined && module === undefined && pythonMounts.length === 0) return null;
   if (file !== undefined && module !== undefined) {
     throw new UsageError(`give one of --wsgi-file and --module, not both${where(options, 'module')}`);
   }
-  if (options.string('app') !== undefined) throw new UsageError(`--app (a JS app) and ${file !== undefined ? '--wsgi-file' : '--module'} (a Python app) cannot be combined`);
-  const args = file !== undefined ? ['--wsgi-file', file] : ['--module', module!];
+  const what = file !== undefined ? '--wsgi-file' : module !== undefined ? '--module' : `--mount ${pythonMounts[0]!.join('=')}`;
+  if (options.string('app') !== undefined) throw new UsageError(`--app (a JS app) and ${what} (a Python app) cannot be combined`);
+  const jsMount = composition.mounts.find(([, spec]) => !isPythonMount(spec));
+  if (jsMount !== undefined) {
+    throw new UsageError(`--mount ${jsMount.join('=')} is not a Python app (FILE.py, FILE.wsgi or MODULE:CALLABLE) and the Python workers cannot serve it${where(options, 'mount')}`);
+  }
+  const args = file !== undefined ? ['--wsgi-file', file] : module !== undefined ? ['--module', module] : [];
   args.push('--callable', options.string('callable')!);
   for (const dir of options.list('pythonpath')) args.push('--pythonpath', dir);
+  // The worker loads the mounts and serves the static maps itself, as uWSGI's workers do.
+  for (const [prefix, spec] of composition.mounts) args.push('--mount', `${prefix}=${spec}`);
+  if (composition.manageScriptName) args.push('--manage-script-name');
+  for (const { prefix, dir } of composition.staticMaps) args.push('--static-map', `${prefix}=${dir}`);
+  const autoreload = options.number('py-autoreload');
+  if (autoreload !== undefined && autoreload > 0) {
+    if (!Number.isInteger(autoreload)) throw new UsageError(`option --py-autoreload expects whole seconds, got ${autoreload}${where(options, 'py-autoreload')}`);
+    args.push('--py-autoreload', String(autoreload));
+    for (const name of options.list('py-auto-reload-ignore')) args.push('--py-auto-reload-ignore', name);
+  }
   const venv = options.string('virtualenv');
   if (venv === undefined) return { interpreter: DEFAULT_PYTHON, args };
   return { interpreter: virtualenvInterpreter(resolvePath(venv)), args, interpreterSource: `--virtualenv ${venv}${where(options, 'virtualenv')}` };
+}
+
+/**
+ * uWSGI's python plugin mounts a file ending in .py or .wsgi, or MODULE:CALLABLE; a JS mount is
+ * FILE[:EXPORT] with a JS or TS extension.
+ */
+function isPythonMount(spec: string): boolean {
+  if (/\.(py|wsgi)$/.test(spec)) return true;
+  const colon = spec.lastIndexOf(':');
+  return colon > 0 && !/\.[cm]?[jt]sx?$/.test(spec.slice(0, colon)) && !spec.slice(0, colon).includes('/');
 }
 
 function where(options: ParsedOptions, name: string): string {
@@ -132,9 +158,9 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   const requestLog = { ...requestLogSettings(options), ...(output.file === null ? {} : { file: output.file.path }) };
 
   if (options.positionals.length > 0) throw new UsageError(`unexpected argument "${options.positionals[0]}"`);
-  const python = pythonConfig(options);
-  const appSpec = python === null ? options.string('app') : (options.string('wsgi-file') ?? options.string('module'));
   const composition = appComposition(options);
+  const python = pythonConfig(options, composition);
+  const appSpec = python === null ? options.string('app') : (options.string('wsgi-file') ?? options.string('module'));
   if (!appSpec && composition.mounts.length === 0) throw new UsageError('no application given: use --app FILE[:EXPORT], --wsgi-file FILE, --module MOD or --mount /PREFIX=FILE');
   let sockets = socketSpecs(options);
   const routerAddresses = options.list('http');
