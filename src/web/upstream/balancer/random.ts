@@ -1,7 +1,7 @@
 /**
  * `random [two [least_conn]]`: ngx_http_upstream_random_module.c. A server drawn with
  * probability proportional to its weight; with `two`, two distinct usable draws and the one with
- * fewer connections per weight (the first on a tie). `least_conn` is the only method `two`
+ * fewer connections per weight (the second on a tie). `least_conn` is the only method `two`
  * takes, so it changes nothing. 20 unusable draws leave the choice to round-robin. The draws
  * cannot match nginx's (glibc random()), only their distribution.
  */
