@@ -11,6 +11,9 @@
  *     pick.done(peer, 'failed');                         // counts toward max_fails, tries the next
  *   }
  *   pick.done(peer, 'ok');                               // success (releases max_conns / least_conn)
+ *
+ * balancer/index.ts implements UpstreamGroup (createUpstreamGroups). Refined there: 'released'
+ * is documented as nginx treats it; `tries` is primaries + backups as in nginx >= 1.9.
  */
 import type { PeerAddress, UpstreamConf, UpstreamServer } from '../config/index.js';
 
@@ -38,7 +41,9 @@ export type PeerOutcome =
   /** An error, a timeout, or a response `*_next_upstream` treats as a failure (http_502...):
    *  counts toward max_fails; the peer is not tried again by this request. */
   | 'failed'
-  /** Not the peer's fault (the client went away, next_upstream off): no accounting. */
+  /** Not the peer's fault (the client went away, next_upstream off, a 404 passed on). nginx
+   *  frees these with state 0 or NGX_PEER_NEXT, which its round-robin free treats like a
+   *  success: no failure counted, and a peer probed after fail_timeout is marked live again. */
   | 'released';
 
 /** The peers one request goes through (nginx's tried bitmap lives here). */
