@@ -12,7 +12,9 @@ import { nginxUwsgi } from './nginx-uwsgi.js';
 import { nginxUwsgiPythonRef } from './nginx-uwsgi-python-ref.js';
 import { nginxUwsgiUnix } from './nginx-uwsgi-unix.js';
 import { nodeVsNode } from './node-vs-node.js';
+import { proxyHttp } from './proxy-http.js';
 import { pythonHello } from './python-hello.js';
+import { stack } from './stack.js';
 
 export const SCENARIOS: readonly Scenario[] = [
   appHttpHello,
@@ -24,5 +26,7 @@ export const SCENARIOS: readonly Scenario[] = [
   nginxScgi,
   nginxUwsgiUnix,
   pythonHello,
+  proxyHttp,
+  stack,
   nodeVsNode,
 ];
