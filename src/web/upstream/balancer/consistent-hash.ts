@@ -8,7 +8,7 @@
  */
 import { CRC32_INIT, crc32, crc32Final, crc32Update } from './crc32.js';
 import { keyBytes, type HashData } from './hash.js';
-import { available, take, type PeerState, type PeerTier } from './peers.js';
+import { available, take, weigh, type PeerState, type PeerTier } from './peers.js';
 import { getRoundRobinPeer, type RoundRobinData } from './round-robin.js';
 
 export interface RingPoint {
@@ -77,9 +77,7 @@ export function getConsistentHashPeer(rrp: RoundRobinData, hp: HashData, ring: r
     let total = 0;
     for (const peer of tier.peers) {
       if (rrp.isTried(peer.index) || !available(peer, now) || peer.server !== server) continue;
-      peer.currentWeight += peer.effectiveWeight;
-      total += peer.effectiveWeight;
-      if (peer.effectiveWeight < peer.weight) peer.effectiveWeight += 1;
+      total += weigh(peer);
       if (best === null || peer.currentWeight > best.currentWeight) best = peer;
     }
     if (best) {

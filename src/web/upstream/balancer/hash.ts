@@ -5,7 +5,7 @@
  * (or a single server, or an empty key) leave the choice to round-robin.
  */
 import { CRC32_INIT, crc32Final, crc32Update } from './crc32.js';
-import { available, take, type PeerState } from './peers.js';
+import { available, byWeightRange, take, type PeerState } from './peers.js';
 import { getRoundRobinPeer, type RoundRobinData } from './round-robin.js';
 
 /** ngx_http_upstream_hash_peer_data_t beyond the round-robin part (the consistent half shares it). */
@@ -32,12 +32,7 @@ export function getHashPeer(rrp: RoundRobinData, hp: HashData, now: number): Pee
     // uint32_t arithmetic in nginx: the sum wraps.
     hp.hash = (hp.hash + ((crc >>> 16) & 0x7fff)) >>> 0;
     hp.rehash += 1;
-    let w = hp.hash % tier.totalWeight;
-    let p = 0;
-    while (w >= tier.peers[p]!.weight) {
-      w -= tier.peers[p]!.weight;
-      p += 1;
-    }
+    const p = byWeightRange(tier, hp.hash);
     const peer = tier.peers[p]!;
     if (!rrp.isTried(p) && available(peer, now)) {
       rrp.markTried(p);

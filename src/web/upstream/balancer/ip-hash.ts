@@ -5,7 +5,7 @@
  * An unusable pick rehashes from the last value; after 20 it is round-robin's turn.
  */
 import { parseIPv4, parseIPv6 } from '../../config/address.js';
-import { available, take, type PeerState } from './peers.js';
+import { available, byWeightRange, take, type PeerState } from './peers.js';
 import { getRoundRobinPeer, type RoundRobinData } from './round-robin.js';
 
 const PSEUDO_ADDRESS = new Uint8Array(3);
@@ -31,12 +31,7 @@ export function getIpHashPeer(rrp: RoundRobinData, ip: IpHashData, now: number):
   let hash = ip.hash;
   for (;;) {
     for (const byte of ip.address) hash = (hash * 113 + byte) % 6271;
-    let w = hash % tier.totalWeight;
-    let p = 0;
-    while (w >= tier.peers[p]!.weight) {
-      w -= tier.peers[p]!.weight;
-      p += 1;
-    }
+    const p = byWeightRange(tier, hash);
     const peer = tier.peers[p]!;
     if (!rrp.isTried(p) && available(peer, now)) {
       rrp.markTried(p);

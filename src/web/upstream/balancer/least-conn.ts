@@ -4,7 +4,7 @@
  * peers share by smooth weighted round-robin. Connections are this worker's only, as nginx
  * without `zone`.
  */
-import { available, take, type PeerState } from './peers.js';
+import { available, take, weigh, type PeerState } from './peers.js';
 import { getRoundRobinPeer, toBackup, type RoundRobinData } from './round-robin.js';
 
 export function getLeastConnPeer(rrp: RoundRobinData, now: number): PeerState | null {
@@ -29,9 +29,7 @@ export function getLeastConnPeer(rrp: RoundRobinData, now: number): PeerState | 
     for (let i = first.index; i < peers.length; i += 1) {
       const peer = peers[i]!;
       if (rrp.isTried(peer.index) || peer.conns * first.weight !== first.conns * peer.weight || !available(peer, now)) continue;
-      peer.currentWeight += peer.effectiveWeight;
-      total += peer.effectiveWeight;
-      if (peer.effectiveWeight < peer.weight) peer.effectiveWeight += 1;
+      total += weigh(peer);
       if (peer.currentWeight > best.currentWeight) best = peer;
     }
   }

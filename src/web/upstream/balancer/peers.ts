@@ -88,3 +88,22 @@ export function take(peer: PeerState, now: number): PeerState {
   if (now - peer.checked > peer.failTimeout) peer.checked = now;
   return peer;
 }
+
+/** The index of the peer whose weight range holds `value % totalWeight` (the hash methods' pick). */
+export function byWeightRange(tier: PeerTier, value: number): number {
+  let w = value % tier.totalWeight;
+  let p = 0;
+  while (w >= tier.peers[p]!.weight) {
+    w -= tier.peers[p]!.weight;
+    p += 1;
+  }
+  return p;
+}
+
+/** One smooth round-robin step for a candidate: returns what it adds to the round's total. */
+export function weigh(peer: PeerState): number {
+  const added = peer.effectiveWeight;
+  peer.currentWeight += added;
+  if (peer.effectiveWeight < peer.weight) peer.effectiveWeight += 1;
+  return added;
+}

@@ -4,7 +4,7 @@
  * tried set, the current peer), fall back to its get after 20 unlucky hash tries, and all
  * release peers through its free.
  */
-import { available, take, type PeerState, type PeerTier } from './peers.js';
+import { available, take, weigh, type PeerState, type PeerTier } from './peers.js';
 
 /** ngx_http_upstream_rr_peer_data_t: what one request has been through. */
 export class RoundRobinData {
@@ -61,9 +61,7 @@ function getPeer(rrp: RoundRobinData, now: number): PeerState | null {
   let total = 0;
   for (const peer of rrp.tier.peers) {
     if (rrp.isTried(peer.index) || !available(peer, now)) continue;
-    peer.currentWeight += peer.effectiveWeight;
-    total += peer.effectiveWeight;
-    if (peer.effectiveWeight < peer.weight) peer.effectiveWeight += 1;
+    total += weigh(peer);
     if (best === null || peer.currentWeight > best.currentWeight) best = peer;
   }
   if (best === null) return null;
