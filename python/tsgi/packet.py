@@ -25,6 +25,9 @@ MODIFIER_WSGI = 0
 #: `uwsgi_modifier1 30`); the environ builder removes the prefix.
 MODIFIER_MANAGE_PATH_INFO = 30
 SERVED_MODIFIERS = (MODIFIER_WSGI, MODIFIER_MANAGE_PATH_INFO)
+#: modifier2 'K' (0x4b): tsgi's router asks to send its next request on this connection
+#: (docs/protocols.md, "Kept router connections"); plain uwsgi peers send 0 and get a close.
+KEEP_CONNECTION = 0x4b
 
 #: One recv() for the packet: large enough that a typical request (vars and a small body)
 #: arrives in one call.
@@ -39,9 +42,9 @@ class PacketError(Exception):
 
 
 class Packet(object):
-    __slots__ = ('modifier1', 'modifier2', 'vars', 'rest', 'content_length')
+    __slots__ = ('modifier1', 'modifier2', 'vars', 'rest', 'content_length', 'extra')
 
-    def __init__(self, modifier1, modifier2, variables, rest, content_length):
+    def __init__(self, modifier1, modifier2, variables, rest, content_length, extra=False):
         self.modifier1 = modifier1
         self.modifier2 = modifier2
         #: dict of native str -> native str
@@ -49,6 +52,8 @@ class Packet(object):
         #: body bytes that arrived with the packet (at most content_length of them)
         self.rest = rest
         self.content_length = content_length
+        #: bytes arrived past the body (dropped): the connection cannot carry another request
+        self.extra = extra
 
 
 def read_packet(link, buffer_size):
@@ -91,7 +96,7 @@ def read_packet(link, buffer_size):
     variables = parse_vars(data[HEADER_SIZE:end])
     content_length = parse_content_length(variables.get('CONTENT_LENGTH', ''))
     rest = data[end:end + content_length] if len(data) > end else b''
-    return Packet(modifier1, modifier2, variables, rest, content_length)
+    return Packet(modifier1, modifier2, variables, rest, content_length, len(data) > end + content_length)
 
 
 def parse_vars(raw):

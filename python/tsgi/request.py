@@ -23,7 +23,7 @@ from .environ import build_environ
 from .input import InputStream
 from .link import Link
 from .log import log, log_exception, prefix
-from .packet import PacketError, read_packet
+from .packet import KEEP_CONNECTION, PacketError, read_packet
 from .response import FileWrapper, Response, WriteError
 
 
@@ -46,35 +46,44 @@ class ServeContext(object):
         self.tcp = tcp
 
 
-def serve_connection(conn, ctx):
-    """Serves the one request of `conn`. Never raises; the caller closes `conn`."""
+def serve_connection(conn, ctx, may_keep=False):
+    """Serves one request of `conn`. Never raises. Returns True when the connection carries
+    another request (tsgi's router asked, `may_keep` allows it, and the response ended where
+    its framing says); else the caller closes `conn`."""
     link = Link(conn, ctx.timeouts)
     try:
         packet = read_packet(link, ctx.buffer_size)
     except PacketError as error:
         log('%s: %s' % (prefix(), error))
-        return
+        return False
     except (socket.timeout, BlockingIOError):
         # SO_RCVTIMEO expired (EAGAIN): the peer connected and sent no complete packet.
         log('%s: timed out after %ss waiting for the uwsgi packet (--socket-timeout)' % (prefix(), ctx.socket_timeout))
-        return
+        return False
     except OSError as error:
         log('%s: error reading the uwsgi packet: %s' % (prefix(), error))
-        return
+        return False
     if packet is None:
-        return
+        return False
+    # Bytes past the body would be a pipelined packet, which tsgi's router never sends.
+    may_keep = may_keep and packet.modifier2 == KEEP_CONNECTION and not packet.extra
     wsgi_input = InputStream(link, packet.content_length, packet.rest, ctx.socket_timeout)
     environ = build_environ(packet, wsgi_input, ctx.environ_settings)
-    response = Response(link, environ['SERVER_PROTOCOL'], environ.get('REQUEST_METHOD', ''))
+    response = Response(link, environ['SERVER_PROTOCOL'], environ.get('REQUEST_METHOD', ''), may_keep)
     if ctx.app is None:
         log('%s: Python application not found (%s %s)' % (prefix(), response.method, _where(environ)))
-        _send_error(response, environ)
-        wsgi_input.drain()
-        return
+        return _send_error(response, environ) and wsgi_input.drain() and response.keep
     if run_app(ctx.app, environ, response):
-        # Only a response that ended well needs the rest of the body read before the close.
-        wsgi_input.drain()
+        # Only a response that ended well needs the rest of the body read (before the close,
+        # or before the next packet).
+        return wsgi_input.drain() and response.keep and _framed_whole(response)
+    return False
 
+
+def _framed_whole(response):
+    """The kept connection's response ended where its head said it would."""
+    declared = response.content_length
+    return declared is None or response.bodyless or response.sent >= declared
 
 def run_app(app, environ, response):
     """Calls the app and sends its response. Returns True when the response was sent whole."""

@@ -16,6 +16,14 @@ The rules this module keeps:
   - A Content-Length the app gave is honoured: no byte beyond it is sent, iteration stops
     when it is reached, and write() past it raises.
   - The head and the first chunk leave in one sendmsg() (one syscall for small responses).
+
+A kept connection (tsgi's router asked for it with modifier2 KEEP_CONNECTION, packet.py):
+the response must end where the router can see it end, since no close marks it. The head
+carries `Tsgi-Keep: 1` when the worker will read the next packet on this connection:
+  - HEAD, 1xx, 204, 304: the head only; body bytes from the app are dropped
+  - the app's Content-Length: that many bytes (a shorter body closes the connection)
+  - no length, HTTP/1.1: the worker chunks the body itself (Transfer-Encoding: chunked)
+  - no length, HTTP/1.0, or the app's own Transfer-Encoding: no `Tsgi-Keep`; the close ends it
 """
 import os
 import re
@@ -28,6 +36,10 @@ from .link import DONTWAIT
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 #: sendfile() count per call; Linux moves at most about 2 GiB per call anyway.
 SENDFILE_CHUNK = 1 << 30
+#: the head line that tells tsgi's router the connection carries another request after this one
+KEEP_LINE = 'Tsgi-Keep: 1\r\n'
+_CHUNKED_LINE = 'Transfer-Encoding: chunked\r\n'
+_LAST_CHUNK = b'0\r\n\r\n'
 
 
 #: Header names already checked against _TOKEN: apps send the same few names on every response.
@@ -100,9 +112,9 @@ class Response(object):
     """One request's response. The server calls send_body()/finish(); the app calls
     start_response() and write()."""
 
-    __slots__ = ('link', 'protocol', 'method', 'head', 'status', 'headers_sent', 'content_length', 'sent', 'write_error', 'overflow')
+    __slots__ = ('link', 'protocol', 'method', 'head', 'status', 'headers_sent', 'content_length', 'sent', 'write_error', 'overflow', 'may_keep', 'keep', 'chunked', 'bodyless')
 
-    def __init__(self, link, protocol, method):
+    def __init__(self, link, protocol, method, may_keep=False):
         self.link = link
         # uWSGI answers in the request's protocol; HTTP/1.1 when the peer sent none.
         self.protocol = protocol if protocol.startswith('HTTP/') else 'HTTP/1.1'
@@ -120,6 +132,14 @@ class Response(object):
         self.write_error = None
         #: the app offered more bytes than its Content-Length
         self.overflow = False
+        #: the router asked to keep the connection and the worker can (see the module doc)
+        self.may_keep = may_keep
+        #: the head promised the router a self-delimited response (Tsgi-Keep)
+        self.keep = False
+        #: the worker frames the body as chunks (a kept connection, no length from the app)
+        self.chunked = False
+        #: the response has no body on the wire (HEAD, 1xx, 204, 304) on a kept connection
+        self.bodyless = False
 
     # -- the application's side -----------------------------------------------------------
 
@@ -157,6 +177,12 @@ class Response(object):
 
     def send_body(self, data):
         """Sends a non-empty chunk, with the head first if it has not left yet."""
+        if self.keep:
+            if self.bodyless:
+                data = b''
+            elif self.chunked:
+                self._send_chunk(data)
+                return
         if self.content_length is not None:
             room = self.content_length - self.sent
             if len(data) > room:
@@ -173,9 +199,24 @@ class Response(object):
         """The body ended: sends the head if no chunk carried it (an empty body)."""
         if self.head is None:
             raise AssertionError('the application returned without calling start_response()')
-        if not self.headers_sent:
+        if self.chunked:
+            if self.headers_sent:
+                self._sendall(_LAST_CHUNK)
+            else:
+                self.headers_sent = True
+                self._sendall(self.head + _LAST_CHUNK)
+        elif not self.headers_sent:
             self.headers_sent = True
             self._sendall(self.head)
+
+    def _send_chunk(self, data):
+        size = b'%x\r\n' % len(data)
+        if not self.headers_sent:
+            self.headers_sent = True
+            self._send_pair(self.head + size, data + b'\r\n')
+        else:
+            self._send_pair(size, data + b'\r\n')
+        self.sent += len(data)
 
     def sendfile(self, wrapper, source):
         """Sends the file behind a FileWrapper with os.sendfile(): the head, then the file
@@ -183,7 +224,29 @@ class Response(object):
         fd, offset, count = source
         if self.content_length is not None:
             count = min(count, self.content_length - self.sent)
+        if self.bodyless:
+            self.finish()
+            return
+        if self.chunked:
+            # One chunk of the size fstat() gave; a file that shrinks meanwhile breaks it, and
+            # then the connection is not kept (see `keep` below).
+            self.chunked = False
+            if count:
+                self.headers_sent = True
+                self._sendall(self.head + b'%x\r\n' % count)
+                self.sent = 0
+                self._sendfile(fd, offset, count)
+                self._sendall(b'\r\n' + _LAST_CHUNK)
+                if self.sent < count:
+                    self.keep = False
+            else:
+                self.headers_sent = True
+                self._sendall(self.head + _LAST_CHUNK)
+            return
         self.finish()
+        self._sendfile(fd, offset, count)
+
+    def _sendfile(self, fd, offset, count):
         self.link.arm()
         out = self.link.sock.fileno()
         while count > 0:
@@ -202,8 +265,11 @@ class Response(object):
 
     def error_head(self):
         """The 500 sent when the app failed before any byte of its response left."""
-        body = b'Internal Server Error'
-        return ('%s 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n' % (self.protocol, len(body))).encode('latin-1') + body
+        self.keep = self.may_keep
+        # On a kept connection the router reads no body after a HEAD head.
+        body = b'' if self.keep and self.method == 'HEAD' else b'Internal Server Error'
+        keep = KEEP_LINE if self.keep else ''
+        return ('%s 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n%s\r\n' % (self.protocol, keep)).encode('latin-1') + body
 
     def send_raw(self, data):
         self.headers_sent = True
@@ -220,6 +286,7 @@ class Response(object):
             raise TypeError('headers must be a list of (name, value) tuples, got %s' % type(headers).__name__)
         parts = [self.protocol, ' ', status, '\r\n']
         content_length = None
+        own_coding = False
         good_names = _GOOD_NAMES
         for header in headers:
             if type(header) is not tuple or len(header) != 2:
@@ -234,16 +301,38 @@ class Response(object):
                 if not text.isdigit():
                     raise ValueError('Content-Length must be a decimal number, got %r' % value)
                 content_length = int(text)
+            elif len(name) == 17 and name.lower() == 'transfer-encoding':
+                own_coding = True
             parts += (name, ': ', value, '\r\n')
+        lines = len(headers) + 2
+        if self.may_keep:
+            lines += self._keep_lines(status, parts, content_length, own_coding)
         parts.append('\r\n')
         head = ''.join(parts)
         # One scan of the whole head instead of two per value: exactly one CR and one LF per
         # line, or a status or value carries a line break (response splitting).
-        lines = len(headers) + 2
         if head.count('\n') != lines or head.count('\r') != lines:
             _find_line_break(status, headers)
         # UnicodeEncodeError (a ValueError) when a character is not latin-1, as PEP 3333 requires.
         return head.encode('latin-1'), content_length
+
+    def _keep_lines(self, status, parts, content_length, own_coding):
+        """Decides how a kept connection's response ends (module doc); returns the lines added."""
+        code = status[:3]
+        self.bodyless = self.method == 'HEAD' or code[0] == '1' or code == '204' or code == '304'
+        self.chunked = False
+        if self.bodyless or content_length is not None:
+            self.keep = True
+        elif own_coding or self.protocol != 'HTTP/1.1':
+            self.keep = False
+            return 0
+        else:
+            self.keep = self.chunked = True
+            parts.append(_CHUNKED_LINE)
+            parts.append(KEEP_LINE)
+            return 2
+        parts.append(KEEP_LINE)
+        return 1
 
     def _send_pair(self, head, data):
         """head + data in one sendmsg() (a writev): one system call for a small response."""

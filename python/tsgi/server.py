@@ -9,6 +9,13 @@ other workers (uWSGI's thunder lock gives the same property).
 The listening socket is non-blocking, and a waiting thread polls it together with a wake-up
 pipe, so a stop never has to close or shut down a socket the master shares with other workers.
 
+Kept connections: tsgi's router may ask to send request after request on one connection
+(packet.KEEP_CONNECTION). Between requests such a connection waits in the same poller as the
+listener (epoll, one-shot, so exactly one thread takes it when its next packet arrives), and
+the threads serve whichever connection has a request. A worker keeps at most KEPT_PER_THREAD
+per thread; past that it answers and closes, and the router's next connection goes to
+whichever worker accepts it, which spreads kept connections over the workers.
+
 Signals (the meanings of src/appserver/worker.ts, which follow uWSGI's):
   SIGTERM   stop accepting, finish the requests in flight, exit 0
   SIGHUP    the same, exit 17 (the master starts a replacement: a reload)
@@ -42,6 +49,23 @@ _ACCEPT_RETRY = (errno.ECONNABORTED, errno.EPROTO, errno.EINTR, errno.EPERM)
 _ACCEPT_BACKOFF = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 #: how often the main thread checks that its parent is still there.
 PARENT_CHECK_SECONDS = 1.0
+#: kept router connections per request thread: two, so that the next request is already
+#: waiting when a response ends (one would leave the thread idle for the round trip)
+KEPT_PER_THREAD = 2
+_ONESHOT_IN = getattr(select, 'EPOLLIN', 1) | getattr(select, 'EPOLLONESHOT', 0)
+
+
+class _Poll(object):
+    """select.poll with epoll's poll() signature, where there is no epoll (no kept connections)."""
+
+    def __init__(self):
+        self._poll = select.poll()
+        self.register = self._poll.register
+        self.modify = self._poll.modify
+        self.unregister = self._poll.unregister
+
+    def poll(self, timeout=-1):
+        return self._poll.poll(None if timeout < 0 else timeout * 1000)
 
 
 def open_listener(options):
@@ -92,6 +116,20 @@ class Server(object):
         self.wake_read, self.wake_write = os.pipe()
         self.stop_event = threading.Event()
         listener.setblocking(False)
+        self.listener_fd = listener.fileno()
+        #: kept connections (tsgi's router sends request after request on them) need epoll's
+        #: one-shot mode, so that one thread takes each; elsewhere every connection is closed
+        self.keeping = hasattr(select, 'epoll')
+        self.poller = select.epoll() if self.keeping else _Poll()
+        self.poller.register(self.listener_fd, select.POLLIN)
+        self.poller.register(self.wake_read, select.POLLIN)
+        #: fd -> kept connection waiting in the poller for its next packet
+        self.parked = {}
+        #: fd -> every kept connection, parked or being served
+        self.owned = {}
+        #: parked fds the poller reported, not yet taken (under accept_lock)
+        self.ready = []
+        self.keep_limit = KEPT_PER_THREAD * threads
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -135,6 +173,11 @@ class Server(object):
         self.stop_event.set()
 
     def _close_listener(self):
+        try:
+            # Another process's copy of a shared socket would keep it in the poller.
+            self.poller.unregister(self.listener_fd)
+        except (OSError, ValueError, KeyError):
+            pass
         # At once, not after the drain: a socket this worker created then refuses new
         # connections (or they find no file) instead of queueing where nobody will accept
         # them; closing this process's copy of a shared socket leaves it to the others.
@@ -158,6 +201,7 @@ class Server(object):
         if busy:
             log('%s: %d request(s) still running after --worker-reload-mercy %ds: exiting anyway' % (prefix(), len(busy), self.mercy))
         self._close_listener()
+        self._close_parked()
         log('%s: ...The work of process %d is done. Seeya!' % (prefix(), os.getpid()))
         if busy:
             # Request threads are still inside the app: interpreter shutdown would wait for
@@ -176,53 +220,109 @@ class Server(object):
     # -- request threads -------------------------------------------------------------------
 
     def _thread_main(self):
-        poller = select.poll()
-        poller.register(self.listener.fileno(), select.POLLIN)
-        poller.register(self.wake_read, select.POLLIN)
+        ctx = self.ctx
         while not self.stopping:
             with self.accept_lock:
-                conn = self._accept(poller)
+                conn = self._next()
             if conn is None:
                 continue
+            kept = conn.fileno() in self.owned
+            keep = False
             try:
-                self._configure(conn)
-                serve_connection(conn, self.ctx)
+                if not kept:
+                    self._configure(conn)
+                # A new connection becomes a kept one only while this worker holds fewer than
+                # its share; past it the router gets a close and connects again, and the new
+                # connection goes to whichever worker accepts it (that keeps workers balanced).
+                may_keep = self.keeping and not self.stopping and (kept or len(self.owned) < self.keep_limit)
+                keep = serve_connection(conn, ctx, may_keep)
             except BaseException as error:  # noqa: B902 - a request thread must survive anything
                 log('%s: unexpected error serving a connection: %r' % (prefix(), error))
-            finally:
-                try:
-                    conn.close()
-                except OSError:
-                    pass
+            if keep and not self.stopping:
+                self._park(conn, kept)
+            else:
+                self._drop(conn, kept)
+        self._close_parked()
 
-    def _accept(self, poller):
+    def _next(self):
+        """The next connection with a request: a kept one whose next packet arrived, or a new
+        one. None when stopping."""
+        poller = self.poller
+        ready = self.ready
+        listener_fd = self.listener_fd
+        while not self.stopping:
+            if ready:
+                conn = self.parked.pop(ready.pop(), None)
+                if conn is not None:
+                    return conn
+                continue
+            incoming = False
+            for fd, _ in poller.poll():
+                if fd == listener_fd:
+                    incoming = True
+                elif fd in self.parked:
+                    ready.append(fd)
+            if ready:
+                # Kept connections first: their request is already there, a new one may not be.
+                continue
+            if incoming and not self.stopping:
+                conn = self._accept()
+                if conn is not None:
+                    return conn
+        return None
+
+    def _park(self, conn, kept):
+        """Waits for the next packet on `conn` in the poller (one-shot: one thread takes it)."""
+        fd = conn.fileno()
+        self.parked[fd] = conn
+        if kept:
+            self.poller.modify(fd, _ONESHOT_IN)
+        else:
+            self.owned[fd] = conn
+            self.poller.register(fd, _ONESHOT_IN)
+
+    def _drop(self, conn, kept):
+        if kept:
+            fd = conn.fileno()
+            self.owned.pop(fd, None)
+            try:
+                self.poller.unregister(fd)
+            except (OSError, ValueError, KeyError):
+                pass
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+    def _close_parked(self):
+        # While stopping: a kept connection between requests is closed at once, so the router
+        # stops sending on it (one it sends on meanwhile sees the close, and it retries the
+        # request elsewhere when that is safe: docs/protocols.md).
+        for fd in list(self.parked):
+            conn = self.parked.pop(fd, None)
+            if conn is not None:
+                self._drop(conn, True)
+
+    def _accept(self):
         listener = self.listener
         # What socket.accept() does, minus its Python-level wrapper class that every request
         # would pay for: the C socket type, built from the accepted fd with the listener's
         # family, type and protocol.
-        accept = listener._accept
-        family, kind, proto = listener.family, listener.type, listener.proto
-        while not self.stopping:
-            try:
-                fd, _ = accept()
-                return _socket.socket(family, kind, proto, fd)
-            except BlockingIOError:
-                pass
-            except OSError as error:
-                if error.errno in _ACCEPT_BACKOFF:
-                    log('%s: accept(): %s' % (prefix(), error))
-                    poller.poll(100)
-                    continue
-                if error.errno not in _ACCEPT_RETRY:
-                    if self.stopping:
-                        return None
-                    log('%s: accept(): %s' % (prefix(), error))
-                    poller.poll(100)
-                    continue
-                continue
-            # Another worker (or nothing) took it: wait for the next one or for a stop.
-            poller.poll()
-        return None
+        try:
+            fd, _ = listener._accept()
+            return _socket.socket(listener.family, listener.type, listener.proto, fd)
+        except BlockingIOError:
+            # Another worker took it.
+            return None
+        except OSError as error:
+            if self.stopping:
+                return None
+            if error.errno in _ACCEPT_BACKOFF or error.errno not in _ACCEPT_RETRY:
+                # Out of descriptors or memory, or something unexpected: wait a little
+                # instead of spinning.
+                log('%s: accept(): %s' % (prefix(), error))
+                time.sleep(0.1)
+            return None
 
     def _configure(self, conn):
         if conn.gettimeout() is not None:

@@ -52,7 +52,7 @@ import { logsAnything } from './request-log.js';
 import { formatAddress } from './address.js';
 import { HttpRouter } from './router/supervisor.js';
 import { DEFAULT_UWSGI_BUFFER_SIZE } from '../protocols/uwsgi.js';
-import { PYTHON_READY, pythonLoadFailure, spawnPythonWorker, type PythonWorkerConfig } from './python-worker.js';
+import { PYTHON_READY, pythonKeptConnections, pythonLoadFailure, spawnPythonWorker, type PythonWorkerConfig } from './python-worker.js';
 import { MasterStartError, ReloadAbortedError, MasterStoppedError, type MasterConfig, type MasterHandle, type MasterEvents, type MasterSnapshot, type WorkerInfo, type SlotInfo, type SlotCounters, type WorkerStatus, type WorkerPhase, type RetireReason, type KillReason } from './master-types.js';
 import { BOOT_TIMEOUT_MS, HARAKIRI_BACKSTOP_MARGIN_MS, IMMEDIATE_MERCY_MS, NOTES_WAIT_MS, REPORT_INTERVAL_MS, settingsOf, TICK_MS, type Settings } from './master-settings.js';
 
@@ -427,7 +427,14 @@ class Master {
     }
     // The router starts once the workers accept on its socket, so its first request finds one.
     const settings = this.settings;
-    const routerSettings = { env: settings.env, backlog: settings.backlog, bufferSize: settings.bufferSize ?? DEFAULT_UWSGI_BUFFER_SIZE, mercyMs: settings.mercyMs };
+    const routerSettings = {
+      env: settings.env,
+      backlog: settings.backlog,
+      bufferSize: settings.bufferSize ?? DEFAULT_UWSGI_BUFFER_SIZE,
+      mercyMs: settings.mercyMs,
+      // Only tsgi's Python workers keep connections (docs/protocols.md); JS workers close each.
+      keptConnections: settings.python === null ? 0 : pythonKeptConnections(settings.processes, settings.threads),
+    };
     void router.start(workerSocket.bound, routerSettings).then(() => this.resolveStarted());
   }
 

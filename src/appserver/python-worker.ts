@@ -26,6 +26,14 @@ export interface PythonWorkerConfig {
 /** Debian's interpreter; the default when no --virtualenv is given. */
 export const DEFAULT_PYTHON = '/usr/bin/python3';
 
+/** Kept router connections per worker thread: python/tsgi/server.py's KEPT_PER_THREAD. */
+export const PYTHON_KEPT_PER_THREAD = 2;
+
+/** How many kept connections the router may hold to `processes` Python workers of `threads` threads. */
+export function pythonKeptConnections(processes: number, threads: number | null): number {
+  return PYTHON_KEPT_PER_THREAD * processes * Math.max(1, threads ?? 1);
+}
+
 /** The readiness line of the worker (docs/python.md). */
 export const PYTHON_READY = /^tsgi-python ready pid=(\d+)/;
 /** The worker's line naming the file and the exception when the app cannot be loaded. */

@@ -3,7 +3,8 @@
  *
  * The hot path, per request: the HTTP codec hands over the head, the router encodes the uwsgi
  * packet, opens a connection to the workers' private socket (uWSGI's router and nginx both open
- * one per uwsgi request: the protocol has no keep-alive), writes the packet and the body, and
+ * one per uwsgi request: the protocol has no keep-alive) or, for tsgi's Python workers, takes a
+ * kept one from the pool (./worker-pool.ts), writes the packet and the body, and
  * relays what the worker answers, re-framed for the client's keep-alive (./response.ts). One
  * request at a time per client connection: pipelined requests wait in `stash`, as they do in the
  * workers' own HTTP server. Both directions stream with backpressure: a slow worker pauses the
@@ -14,8 +15,8 @@
  * socket is a `Socket` subclass whose listeners are shared functions, and timeouts are counted by
  * the server's once-a-second sweep (`tick()`) instead of a timer per request.
  */
-import { Socket } from 'node:net';
-import { CgiResponseParser, type CgiResponseHandlers, type CgiResponseHead } from '../../protocols/cgi-response.js';
+import type { Socket } from 'node:net';
+import type { CgiResponseHead } from '../../protocols/cgi-response.js';
 import {
   CHUNK_TRAILER,
   Http1RequestParser,
@@ -25,12 +26,13 @@ import {
   type HttpParseError,
   type RequestHead,
 } from '../../protocols/http1.js';
-import { UWSGI_MAX_BLOCK_SIZE } from '../../protocols/uwsgi.js';
 import { TIMED_OUT, errnoText, phaseAction, systemErrorCode } from '../../upstream/errors.js';
 import { encodeRequestPacket, varsBlockSize, type ConnectionVars } from './vars.js';
 import { BodyFraming, ChunkedBodyEnd, frameResponse } from './response.js';
 import { errorLogLine, errorResponse } from './error-response.js';
 import type { RouterContext } from './context.js';
+import { KEEP_CONNECTION, type PoolClient } from './worker-pool.js';
+import { WorkerSocket, onWorkerDrain } from './worker-socket.js';
 
 /** Request body bytes held while the worker connection opens before the client is paused. */
 const PENDING_HIGH_WATER = 64 * 1024;
@@ -41,54 +43,7 @@ const CONTINUE_LINE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const RETRY_FIRST_MS = 5;
 const RETRY_MAX_MS = 100;
 
-/**
- * The connection to a worker for one request. Its listeners are the shared functions below, which
- * reach the client connection through `owner`: no closure is created per request.
- */
-class WorkerSocket extends Socket implements CgiResponseHandlers {
-  owner: ClientConnection | null;
-  response: CgiResponseParser;
-
-  constructor(owner: ClientConnection) {
-    super();
-    this.owner = owner;
-    this.response = new CgiResponseParser(this, { maxHeadSize: UWSGI_MAX_BLOCK_SIZE });
-    this.on('connect', onWorkerConnect);
-    this.on('data', onWorkerData);
-    this.on('end', onWorkerEnd);
-    this.on('error', onWorkerError);
-  }
-
-  onHead(head: CgiResponseHead): void {
-    this.owner?.onResponseHead(this, head);
-  }
-
-  onBody(chunk: Buffer): void {
-    this.owner?.onResponseBody(chunk);
-  }
-}
-
-function onWorkerConnect(this: WorkerSocket): void {
-  this.owner?.onWorkerConnect();
-}
-
-function onWorkerData(this: WorkerSocket, chunk: Buffer): void {
-  this.owner?.onWorkerData(this, chunk);
-}
-
-function onWorkerEnd(this: WorkerSocket): void {
-  this.owner?.onWorkerEnd();
-}
-
-function onWorkerError(this: WorkerSocket, error: Error): void {
-  this.owner?.onWorkerError(error);
-}
-
-function onWorkerDrain(this: WorkerSocket): void {
-  this.owner?.resumeClient();
-}
-
-export class ClientConnection implements Http1RequestHandlers {
+export class ClientConnection implements Http1RequestHandlers, PoolClient {
   private readonly parser: Http1RequestParser;
   private readonly vars: ConnectionVars;
   private readonly client: string;
@@ -127,6 +82,16 @@ export class ClientConnection implements Http1RequestHandlers {
   private keepAliveAfter = false;
   /** The worker is paused until the client's socket drains. */
   private workerPaused = false;
+  /** Waiting in the pool for a kept worker connection. */
+  private queued = false;
+  /** The worker said it keeps the connection after this response, and nothing broke the framing. */
+  private workerKeeps = false;
+  /** Bytes came from the worker for this request. */
+  private workerSpoke = false;
+  /** The request went to a fresh connection after a kept one failed: once per request. */
+  private retried = false;
+  /** The packet of a body-less request, kept to send it again on a fresh connection. */
+  private sentPacket: Buffer | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -180,7 +145,7 @@ export class ClientConnection implements Http1RequestHandlers {
       if (this.clientIdle >= context.timeoutSeconds) this.fail('client timed out while sending the response to the client', 0);
       return;
     }
-    const waitingForWorker = this.worker !== null || this.retryTimer !== null;
+    const waitingForWorker = this.worker !== null || this.retryTimer !== null || this.queued;
     if (waitingForWorker && !this.responseComplete) {
       if (this.workerActive) this.workerIdle = 0;
       else this.workerIdle++;
@@ -245,6 +210,7 @@ export class ClientConnection implements Http1RequestHandlers {
     this.responseComplete = false;
     this.responseStarted = false;
     this.workerIdle = 0;
+    this.retried = false;
     if (head.expectContinue && (head.chunked || head.contentLength > 0)) {
       // The router reads the body itself (to forward or to de-chunk it), so it asks for it at
       // once, as uWSGI's --http-manage-expect does.
@@ -343,6 +309,7 @@ export class ClientConnection implements Http1RequestHandlers {
   private nextRequest(): void {
     this.head = null;
     this.pending = null;
+    this.sentPacket = null;
     this.interim = false;
     this.chunkedEnd = null;
     if (this.stash !== null && !this.feeding) {
@@ -358,7 +325,8 @@ export class ClientConnection implements Http1RequestHandlers {
   /** The response is complete on the client socket; `keepAlive` says whether another request may follow. */
   private responseDone(keepAlive: boolean): void {
     this.responseComplete = true;
-    this.abortWorker();
+    if (this.workerKeeps && this.requestComplete && this.pending === null && this.worker !== null) this.releaseWorker();
+    else this.abortWorker();
     if (!keepAlive || this.closing || !this.requestComplete) {
       // An unread request body would have to be read and thrown away first: closing is simpler.
       this.finish();
@@ -393,7 +361,7 @@ export class ClientConnection implements Http1RequestHandlers {
   private connectWorker(contentLength: number): void {
     let packet: Buffer;
     try {
-      packet = encodeRequestPacket(this.head!, this.vars, contentLength);
+      packet = encodeRequestPacket(this.head!, this.vars, contentLength, this.context.pool === null ? 0 : KEEP_CONNECTION);
     } catch (error) {
       this.fail(`cannot forward the request: ${error instanceof Error ? error.message : String(error)}`, 502);
       return;
@@ -416,11 +384,27 @@ export class ClientConnection implements Http1RequestHandlers {
     this.retryTimer = null;
     this.workerConnected = false;
     this.workerActive = true;
-    const worker = new WorkerSocket(this);
+    this.workerKeeps = false;
+    this.workerSpoke = false;
+    const pool = this.context.pool;
+    if (pool === null) {
+      const worker = new WorkerSocket(this, null);
+      this.worker = worker;
+      const upstream = this.context.upstream;
+      if ('path' in upstream) worker.connect(upstream.path);
+      else worker.connect(upstream.port, upstream.host);
+      return;
+    }
+    const worker = pool.acquire(this, this.retried);
+    if (worker === null) this.queued = true;
+    else this.onPooledWorker(worker);
+  }
+
+  /** A kept connection (idle, or new and connecting) for the current request. */
+  onPooledWorker(worker: WorkerSocket): void {
+    this.queued = false;
     this.worker = worker;
-    const upstream = this.context.upstream;
-    if ('path' in upstream) worker.connect(upstream.path);
-    else worker.connect(upstream.port, upstream.host);
+    if (worker.reused) this.onWorkerConnect();
   }
 
   onWorkerConnect(): void {
@@ -432,6 +416,8 @@ export class ClientConnection implements Http1RequestHandlers {
     worker.write(this.packet!);
     for (let i = 0; i < pending.length; i++) worker.write(pending[i]!);
     worker.uncork();
+    const head = this.head!;
+    if (worker.home !== null && pending.length === 0 && head.contentLength === 0 && !head.chunked) this.sentPacket = this.packet;
     this.packet = null;
     this.pending = null;
     this.pendingBytes = 0;
@@ -442,6 +428,7 @@ export class ClientConnection implements Http1RequestHandlers {
 
   onWorkerData(worker: WorkerSocket, chunk: Buffer): void {
     this.workerActive = true;
+    this.workerSpoke = true;
     const socket = this.socket;
     socket.cork();
     if (worker.response.execute(chunk) < 0) {
@@ -466,12 +453,13 @@ export class ClientConnection implements Http1RequestHandlers {
       let interim = `HTTP/1.1 ${status} ${response.reason}\r\n`;
       for (let i = 0; i < response.headers.length; i += 2) interim += `${response.headers[i]}: ${response.headers[i + 1]}\r\n`;
       this.socket.write(`${interim}\r\n`, 'latin1');
-      worker.response = new CgiResponseParser(worker, { maxHeadSize: UWSGI_MAX_BLOCK_SIZE });
+      worker.resetResponse();
       this.interim = true;
       return;
     }
     this.interim = false;
-    const framed = frameResponse(response, head, this.closing || this.context.keepAliveSeconds === 0, this.context.clock.header);
+    const framed = frameResponse(response, head, this.closing || this.context.keepAliveSeconds === 0, this.context.clock.header, worker.home !== null);
+    this.workerKeeps = framed.workerKeeps;
     this.responseStarted = true;
     this.socket.write(framed.head, 'latin1');
     this.framing = framed.framing;
@@ -510,6 +498,7 @@ export class ClientConnection implements Http1RequestHandlers {
           return;
         }
         // Anything past Content-Length is not part of the response (nginx drops it the same way).
+        if (chunk.length > remaining) this.workerKeeps = false;
         socket.write(chunk.length === remaining ? chunk : chunk.subarray(0, remaining));
         this.remaining = 0;
         this.responseDone(this.keepAliveAfter);
@@ -530,6 +519,7 @@ export class ClientConnection implements Http1RequestHandlers {
           this.fail('upstream sent invalid chunked response while reading upstream', 502);
           return;
         }
+        if (used < chunk.length) this.workerKeeps = false;
         socket.write(used === chunk.length ? chunk : chunk.subarray(0, used));
         if (chunkedEnd.done) this.responseDone(this.keepAliveAfter);
         return;
@@ -541,6 +531,7 @@ export class ClientConnection implements Http1RequestHandlers {
 
   onWorkerEnd(): void {
     if (this.responseComplete) return;
+    if (this.retryStale()) return;
     const worker = this.worker!;
     if (!this.responseStarted || this.interim) {
       // Typically a worker killed by harakiri (or crashed) before it answered.
@@ -578,9 +569,39 @@ export class ClientConnection implements Http1RequestHandlers {
       this.fail(`connect() failed ${errnoText(error)} while ${phaseAction('connecting')}`, 502);
       return;
     }
+    if (this.retryStale()) return;
     const action = this.responseStarted ? 'reading response body' : 'reading response header';
     const what = code === 'EPIPE' || code === 'ECONNRESET' ? `${code === 'EPIPE' ? 'writev()' : 'recv()'} failed ${errnoText(error)}` : `${error.message}`;
     this.fail(`${what} while ${phaseAction(action)}`, 502);
+  }
+
+  /**
+   * A kept connection failed before the worker said a word: most likely the worker closed it
+   * between requests (it is stopping) as the request went out. A body-less request that is not
+   * POST, PATCH or LOCK (what nginx never sends twice) goes again, once, on a fresh connection.
+   */
+  private retryStale(): boolean {
+    const worker = this.worker;
+    const packet = this.sentPacket;
+    if (worker === null || !worker.reused || this.workerSpoke || this.retried || packet === null) return false;
+    const method = this.head!.method;
+    if (method === 'POST' || method === 'PATCH' || method === 'LOCK') return false;
+    this.abortWorker();
+    this.retried = true;
+    this.packet = packet;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.openWorkerSocket();
+    return true;
+  }
+
+  /** The response ended cleanly on a kept connection: it goes back to the pool for the next request. */
+  private releaseWorker(): void {
+    const worker = this.worker!;
+    this.worker = null;
+    this.workerPaused = false;
+    worker.owner = null;
+    worker.released = true;
   }
 
   /** Drops the worker connection of the request (done, failed, or the client went away). */
@@ -588,6 +609,10 @@ export class ClientConnection implements Http1RequestHandlers {
     if (this.retryTimer !== null) {
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
+    }
+    if (this.queued) {
+      this.queued = false;
+      this.context.pool!.cancel(this);
     }
     const worker = this.worker;
     if (worker === null) return;

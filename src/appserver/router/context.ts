@@ -3,6 +3,7 @@ import type { Http1Limits } from '../../protocols/http1.js';
 import type { DateClock } from '../http/response.js';
 import type { Logger } from '../log.js';
 import type { ClientConnection } from './client.js';
+import type { WorkerPool } from './worker-pool.js';
 
 /** Where the workers accept uwsgi: the private socket the master bound for them. */
 export type WorkerAddress = { path: string } | { host: string; port: number };
@@ -24,6 +25,8 @@ export interface RouterContext {
   keepAliveSeconds: number;
   /** Largest chunked request body the router buffers to send it with a CONTENT_LENGTH. */
   chunkedBodyLimit: number;
+  /** Kept connections to the workers (tsgi's Python workers), or null: a connection per request. */
+  pool: WorkerPool | null;
   forget(connection: ClientConnection): void;
 }
 

@@ -70,6 +70,7 @@ class RouterProcess {
       timeoutSeconds: init.timeoutSeconds,
       keepAliveSeconds: init.keepAliveSeconds,
       chunkedBodyLimit: init.chunkedBodyLimit,
+      keptConnections: init.keptConnections,
     });
     this.server = server;
     const handles = [...this.handles].sort((a, b) => a[0] - b[0]);

@@ -22,6 +22,8 @@ export interface RouterInit {
   chunkedBodyLimit: number;
   /** How long a router that leaves on its own (master gone, SIGTERM) lets responses finish. */
   mercyMs: number;
+  /** Kept connections to the workers, at most; 0 for workers that close after each response (JS). */
+  keptConnections: number;
 }
 
 export type MasterToRouter =
@@ -54,7 +56,8 @@ function isRouterInit(value: unknown): value is RouterInit {
     typeof value.timeoutSeconds === 'number' &&
     typeof value.keepAliveSeconds === 'number' &&
     typeof value.chunkedBodyLimit === 'number' &&
-    typeof value.mercyMs === 'number'
+    typeof value.mercyMs === 'number' &&
+    typeof value.keptConnections === 'number'
   );
 }
 

@@ -23,6 +23,7 @@
  */
 import { Http1RequestParser, type Http1RequestHandlers, type RequestHead } from '../../protocols/http1.js';
 import type { CgiResponseHead } from '../../protocols/cgi-response.js';
+import { KEEP_FIELD } from './worker-pool.js';
 
 /** How the response body travels to the client. */
 export const enum BodyFraming {
@@ -46,6 +47,8 @@ export interface FramedHead {
   length: number;
   /** The client connection stays open after this response. */
   keepAlive: boolean;
+  /** The worker keeps its connection after this response (`Tsgi-Keep`, when `pooled`). */
+  workerKeeps: boolean;
 }
 
 /** Plain decimal digits, else -1 (a response the router cannot frame by length). */
@@ -83,13 +86,14 @@ function endsWithChunked(value: string): boolean {
  * the client connection after this response anyway (draining, an unread request body); `date` is
  * the current Date value.
  */
-export function frameResponse(response: CgiResponseHead, request: RequestHead, closing: boolean, date: string): FramedHead {
+export function frameResponse(response: CgiResponseHead, request: RequestHead, closing: boolean, date: string, pooled = false): FramedHead {
   const status = response.status;
   const bodyless = request.method === 'HEAD' || status < 200 || status === 204 || status === 304;
   let keepAlive = request.keepAlive && !request.upgrade && !closing;
   let length = -1;
   let chunked = false;
   let hasDate = false;
+  let workerKeeps = false;
   let head = `HTTP/1.1 ${status} ${response.reason}\r\n`;
   const fields = response.headers;
   for (let i = 0; i < fields.length; i += 2) {
@@ -98,6 +102,12 @@ export function frameResponse(response: CgiResponseHead, request: RequestHead, c
     switch (name.length) {
       case 4: // Date
         if (name.toLowerCase() === 'date') hasDate = true;
+        break;
+      case 9: // Tsgi-Keep: between tsgi's router and its Python workers only (./worker-pool.ts)
+        if (pooled && name.toLowerCase() === KEEP_FIELD) {
+          workerKeeps = true;
+          continue;
+        }
         break;
       case 10: // Connection, Keep-Alive
         if (name.toLowerCase() === 'connection') {
@@ -132,7 +142,7 @@ export function frameResponse(response: CgiResponseHead, request: RequestHead, c
   }
   if (!keepAlive) head += 'Connection: close\r\n';
   else if (request.versionMinor === 0) head += 'Connection: keep-alive\r\n';
-  return { head: head + '\r\n', framing, length, keepAlive };
+  return { head: head + '\r\n', framing, length, keepAlive, workerKeeps };
 }
 
 /** A request head whose chunked body the HTTP codec then reads: see ChunkedBodyEnd. */

@@ -9,6 +9,7 @@ import { DateClock } from '../http/response.js';
 import type { Logger } from '../log.js';
 import { ClientConnection } from './client.js';
 import { describeWorkerAddress, type RouterContext, type WorkerAddress } from './context.js';
+import { WorkerPool } from './worker-pool.js';
 
 export interface RouterServerOptions {
   upstream: WorkerAddress;
@@ -19,6 +20,8 @@ export interface RouterServerOptions {
   timeoutSeconds: number;
   keepAliveSeconds: number;
   chunkedBodyLimit: number;
+  /** Kept connections to the workers, at most (0: a connection per request): ./worker-pool.ts. */
+  keptConnections?: number;
   limits?: Partial<Http1Limits>;
 }
 
@@ -43,6 +46,7 @@ export class RouterServer {
       timeoutSeconds: options.timeoutSeconds,
       keepAliveSeconds: options.keepAliveSeconds,
       chunkedBodyLimit: options.chunkedBodyLimit,
+      pool: options.keptConnections ? new WorkerPool(options.upstream, options.keptConnections) : null,
       forget: (connection) => {
         this.connections.delete(connection);
         if (this.connections.size === 0) this.emptied?.();
@@ -86,6 +90,7 @@ export class RouterServer {
       }
     }
     for (const connection of this.connections) connection.socket.destroy();
+    this.context.pool?.closeIdle();
     clearInterval(this.sweep);
   }
 }

@@ -66,6 +66,8 @@ export interface RouterSpawnSettings {
   backlog: number;
   bufferSize: number;
   mercyMs: number;
+  /** Kept connections to the workers, at most (0: a connection per request). */
+  keptConnections: number;
 }
 
 /** --http-keepalive as uWSGI reads it (plugins/http/http.c: a value above 1 is the idle timeout). */
@@ -196,6 +198,7 @@ export class HttpRouter {
       keepAliveSeconds: keepAliveSeconds(this.config),
       chunkedBodyLimit: this.config.chunkedBodyLimit ?? DEFAULT_CHUNKED_BODY_LIMIT,
       mercyMs: settings.mercyMs,
+      keptConnections: settings.keptConnections,
     };
     child.send({ type: 'init', init });
     this.sockets.forEach((socket, index) => void socket.sendTo(child, { type: 'socket', index }));

@@ -17,7 +17,7 @@
  * Every string here is latin1 (one char per byte, as the HTTP codec delivers them), so the packet
  * is the request's bytes; `encodeUwsgiRequest` writes it with one native call.
  */
-import { encodeUwsgiRequest } from '../../protocols/uwsgi.js';
+import { UWSGI_MODIFIER_WSGI, encodeUwsgiRequest } from '../../protocols/uwsgi.js';
 import { headerToEnvironKey, joinRepeatedHeader, splitTarget } from '../../gateway/environ.js';
 import type { RequestHead } from '../../protocols/http1.js';
 
@@ -76,8 +76,8 @@ export function requestVars(head: RequestHead, connection: ConnectionVars, conte
 }
 
 /** The uwsgi packet (header + vars block) for a request; throws `UwsgiError` past 65535 bytes. */
-export function encodeRequestPacket(head: RequestHead, connection: ConnectionVars, contentLength: number): Buffer {
-  return encodeUwsgiRequest(requestVars(head, connection, contentLength));
+export function encodeRequestPacket(head: RequestHead, connection: ConnectionVars, contentLength: number, modifier2 = 0): Buffer {
+  return encodeUwsgiRequest(requestVars(head, connection, contentLength), UWSGI_MODIFIER_WSGI, modifier2);
 }
 
 /** The size of a packet's vars block (what a worker's --buffer-size limits). */
