@@ -15,7 +15,8 @@ import { logTail, waitReady } from './ready.js';
 import { treeCpuSeconds } from './cpu.js';
 import { RssSampler } from './rss.js';
 import { median } from './stats.js';
-import type { BenchParams, Outcome, RoundResult, Scenario, Side, SideSummary } from './types.js';
+import { measureIdleRounds } from './idle.js';
+import type { BenchParams, IdleLoad, Outcome, RoundResult, Scenario, Side, SideSummary } from './types.js';
 
 /** How long to wait for a server's exit to be noticed after the load generator failed. */
 const EXIT_NOTICE_MS = 500;
@@ -51,6 +52,7 @@ export async function measureScenario(scenario: Scenario, deps: MeasureDeps): Pr
   const running: RunningSide[] = [];
   try {
     for (const side of scenario.sides) await startSide(side, tmpDir, deps, say, running);
+    if (scenario.idle !== undefined) return await measureIdle(scenario, scenario.idle, running, peerIndex, deps, say);
     for (const r of running) await warmUp(r, deps, say);
     const summaries = await measureRounds(running, deps, say);
     const subject = summaries[0];
@@ -96,6 +98,27 @@ async function startSide(
     await waitReady(proc);
   }
   say(`${side.name}: ready at ${r.url}`);
+}
+
+async function measureIdle(
+  scenario: Scenario,
+  idle: IdleLoad,
+  running: readonly RunningSide[],
+  peerIndex: number,
+  deps: MeasureDeps,
+  say: (line: string) => void,
+): Promise<Outcome> {
+  const sides = running.map((r) => ({ name: r.side.name, port: Number(new URL(r.url).port), path: r.side.path, pids: r.processes.map((p) => p.pid) }));
+  const { sides: summaries, roundRssKb } = await measureIdleRounds(sides, idle, deps.params.rounds, deps.signal, say);
+  for (const r of running) assertAlive(r);
+  const subject = summaries[0];
+  const peer = summaries[peerIndex];
+  if (subject === undefined || peer === undefined) throw new Error('a side produced no summary');
+  const ratio = subject.peakRssKb / peer.peakRssKb;
+  const roundRatios = (roundRssKb[0] ?? []).map((kb, i) => kb / (roundRssKb[peerIndex]?.[i] ?? Number.NaN));
+  // Memory is only comparable when every connection was really held.
+  const met = subject.peakRssKb < idle.maxRssKb && subject.socketErrors === 0;
+  return { kind: 'measured', scenario, sides: summaries, ratio, roundRatios, cpuRatio: Number.NaN, met };
 }
 
 async function warmUp(r: RunningSide, deps: MeasureDeps, say: (line: string) => void): Promise<void> {

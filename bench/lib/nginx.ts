@@ -29,6 +29,8 @@ export interface NginxSite {
   http?: string[];
   /** Lines inside `server {}` after `listen`: locations, `root`. */
   server: string[];
+  /** `worker_connections` (1024 when absent): raised by scenarios that hold many connections. */
+  workerConnections?: number;
 }
 
 /** Writes `tmpDir/nginx.conf`: one worker in the foreground, listening on `ports[0]`. */
@@ -41,7 +43,7 @@ export async function writeNginxConf({ ports: [port], tmpDir }: SideContext, sit
     ...(process.getuid?.() === 0 ? ['user root;'] : []),
     `pid ${join(tmpDir, 'nginx.pid')};`,
     `error_log ${join(tmpDir, 'error.log')};`,
-    'events { worker_connections 1024; }',
+    `events { worker_connections ${site.workerConnections ?? 1024}; }`,
     'http {',
     '  access_log off;',
     '  default_type text/html;',

@@ -52,7 +52,9 @@ function summaryTable(outcomes: readonly Outcome[]): string {
     const target = o.scenario.target.text;
     switch (o.kind) {
       case 'measured': {
-        const label = `${o.sides[0]?.name ?? '?'}/${o.scenario.target.peer}`;
+        const pair = `${o.sides[0]?.name ?? '?'}/${o.scenario.target.peer}`;
+        // A memory scenario compares RSS (see Scenario.idle), a throughput scenario req/s.
+        const label = o.scenario.idle === undefined ? pair : `RSS ${pair}`;
         const spread = `${formatRatio(Math.min(...o.roundRatios))}–${formatRatio(Math.max(...o.roundRatios))}`;
         return [o.scenario.name, `${formatRatio(o.ratio)} (${label})`, target, metText(o.met), spread, formatRatio(o.cpuRatio)];
       }

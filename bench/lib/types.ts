@@ -68,10 +68,26 @@ export interface Target {
   text: string;
 }
 
+/**
+ * A memory scenario's load: every side in turn holds `connections` idle keep-alive connections
+ * (one small request each, then nothing) while its process tree's RSS is read.
+ */
+export interface IdleLoad {
+  connections: number;
+  /** The target: the first side's RSS with the connections held stays below this. */
+  maxRssKb: number;
+}
+
 export interface Scenario {
   name: string;
   description: string;
   target: Target;
+  /**
+   * Set for a memory scenario: its rounds hold idle connections instead of running the load
+   * generator; `peakRssKb` of each side is then its median RSS with them held, the ratio is
+   * RSS over RSS, and the target is met when the first side stays under `idle.maxRssKb`.
+   */
+  idle?: IdleLoad;
   /** `sides[0]` is the side under test (tsgi); the others are peers. */
   sides: Side[];
   /**

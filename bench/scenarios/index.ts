@@ -6,6 +6,7 @@ import type { Scenario } from '../lib/types.js';
 import { appHttpHello } from './app-http-hello.js';
 import { appHttpHelloNginxStatic } from './app-http-hello-nginx-static.js';
 import { appHttpWorkers } from './app-http-workers.js';
+import { idleConns } from './idle-conns.js';
 import { nginxFastcgiKeepalive } from './nginx-fastcgi-keepalive.js';
 import { nginxScgi } from './nginx-scgi.js';
 import { nginxUwsgi } from './nginx-uwsgi.js';
@@ -15,6 +16,8 @@ import { nodeVsNode } from './node-vs-node.js';
 import { proxyHttp } from './proxy-http.js';
 import { pythonHello } from './python-hello.js';
 import { stack } from './stack.js';
+import { staticLarge } from './static-large.js';
+import { staticSmall } from './static-small.js';
 
 export const SCENARIOS: readonly Scenario[] = [
   appHttpHello,
@@ -28,5 +31,8 @@ export const SCENARIOS: readonly Scenario[] = [
   pythonHello,
   proxyHttp,
   stack,
+  staticSmall,
+  staticLarge,
+  idleConns,
   nodeVsNode,
 ];
