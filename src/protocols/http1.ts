@@ -142,6 +142,19 @@ export interface Http1Limits {
   maxRequestLineBytes: number;
 }
 
+/**
+ * nginx's reading of field names for a web server in front of other servers (tsgi web): a line
+ * whose name has bytes outside tchar (or `_`, unless underscores are allowed) is dropped, not
+ * refused (`ignore_invalid_headers on`, `underscores_in_headers off`, their defaults), a name
+ * without a colon is a field with an empty value, and control bytes other than NUL pass in values.
+ * Whitespace or control bytes in a name, a line starting with ':' or whitespace, and NUL are still
+ * refused with 400, as Debian's nginx 1.22 does (probed). The app servers keep the strict reading.
+ */
+export interface Http1Leniency {
+  ignoreInvalidHeaders?: boolean;
+  underscoresInHeaders?: boolean;
+}
+
 export const DEFAULT_HTTP1_LIMITS: Readonly<Http1Limits> = Object.freeze({
   maxHeaderBytes: 64 * 1024,
   maxHeaderCount: 100,
@@ -155,6 +168,8 @@ export interface Http1RequestHandlers {
   onBody(chunk: Buffer): void;
   /** The message (head + body + trailers) is complete. */
   onComplete(): void;
+  /** A field line dropped by `ignoreInvalidHeaders` (latin1, without its line end). */
+  onInvalidHeader?(line: string): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -205,6 +220,8 @@ const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const LOWER = 'abcdefghijklmnopqrstuvwxyz';
 /** tchar, RFC 9110 §5.6.2: the bytes of a field name. */
 const TCHAR = byteClass("!#$%&'*+-.^_`|~" + DIGITS + UPPER + LOWER);
+/** tchar without '_': nginx's valid name bytes with underscores_in_headers off. */
+const TCHAR_NO_UNDERSCORE = byteClass("!#$%&'*+-.^`|~" + DIGITS + UPPER + LOWER);
 /** What nginx takes in a method (ngx_http_parse_request_line: 'A'-'Z', '_', '-'). */
 const METHOD_CHAR = byteClass(UPPER + '_-');
 /** URI scheme characters after the first letter (RFC 3986 §3.1). */
@@ -281,6 +298,8 @@ const enum ChunkState {
   EndLF,
 }
 
+/** Field lines the parser has room for before it grows its offsets table. */
+const INITIAL_FIELD_CAPACITY = 32;
 /** Numbers kept per field line in `fields`. */
 const FIELD_SLOT = 4;
 
@@ -296,6 +315,9 @@ export class Http1RequestParser {
   private readonly maxHeaderBytes: number;
   private readonly maxHeaderCount: number;
   private readonly maxRequestLineBytes: number;
+  /** The bytes a field name may hold without the line being invalid (TCHAR, or without '_'). */
+  private readonly nameChar: Uint8Array;
+  private readonly lenient: boolean;
 
   private phase: Phase = Phase.Idle;
   private failure: HttpParseError | null = null;
@@ -310,8 +332,12 @@ export class Http1RequestParser {
   private nameStart = 0;
   private nameEnd = 0;
   private valueStart = 0;
+  /** The field line being scanned has an invalid name and will be dropped (lenient mode). */
+  private invalidName = false;
+  /** Offsets (start, end pairs, relative to the head) of the field lines dropped in this head. */
+  private readonly droppedLines: number[] = [];
   /** Per field line, FIELD_SLOT numbers: name start, name end, value start, line end (CR/LF). */
-  private readonly fields: Int32Array;
+  private fields: Int32Array;
   /** Bytes of an incomplete head, copied out of earlier inputs. */
   private pending: Buffer | null = null;
   private pendingLength = 0;
@@ -323,12 +349,16 @@ export class Http1RequestParser {
   private trailerBytes = 0;
   private trailerCount = 0;
 
-  constructor(handlers: Http1RequestHandlers, limits?: Partial<Http1Limits>) {
+  constructor(handlers: Http1RequestHandlers, limits?: Partial<Http1Limits> & Http1Leniency) {
     this.handlers = handlers;
+    this.lenient = limits?.ignoreInvalidHeaders === true;
+    this.nameChar = this.lenient && limits?.underscoresInHeaders !== true ? TCHAR_NO_UNDERSCORE : TCHAR;
     this.maxHeaderBytes = limit(limits?.maxHeaderBytes, DEFAULT_HTTP1_LIMITS.maxHeaderBytes);
     this.maxHeaderCount = limit(limits?.maxHeaderCount, DEFAULT_HTTP1_LIMITS.maxHeaderCount);
     this.maxRequestLineBytes = limit(limits?.maxRequestLineBytes, DEFAULT_HTTP1_LIMITS.maxRequestLineBytes);
-    this.fields = new Int32Array(this.maxHeaderCount * FIELD_SLOT);
+    // Grown on demand: a web server allows thousands of lines but most heads have a dozen, and
+    // every idle connection keeps its parser.
+    this.fields = new Int32Array(Math.min(this.maxHeaderCount, INITIAL_FIELD_CAPACITY) * FIELD_SLOT);
   }
 
   /** The error that stopped the parser, or null. */
@@ -367,6 +397,8 @@ export class Http1RequestParser {
       }
       this.phase = Phase.Head;
       this.hstate = HeadState.Method;
+      this.invalidName = false;
+      this.droppedLines.length = 0;
       this.fieldCount = 0;
     }
 
@@ -506,11 +538,12 @@ export class Http1RequestParser {
 
     const fields = this.fields;
     const maxCount = this.maxHeaderCount;
+    const nameChar = this.nameChar;
     let count = 0;
     for (;;) {
       if (p >= stop) return 0;
       c = buf[p];
-      if (TCHAR[c] !== 1) {
+      if (nameChar[c] !== 1) {
         if (c === CR) {
           if (p + 1 >= stop || buf[p + 1] !== LF) return 0;
           p += 2;
@@ -521,8 +554,8 @@ export class Http1RequestParser {
         break;
       }
       const nameStart = p++;
-      while (p < stop && TCHAR[buf[p]] === 1) p++;
-      if (p >= stop || buf[p] !== COLON || count === maxCount) return 0;
+      while (p < stop && nameChar[buf[p]] === 1) p++;
+      if (p >= stop || buf[p] !== COLON || count === maxCount || (count + 1) * FIELD_SLOT > fields.length) return 0;
       const nameEnd = p++;
       while (p < stop) {
         c = buf[p];
@@ -569,8 +602,11 @@ export class Http1RequestParser {
     let nameStart = this.nameStart;
     let nameEnd = this.nameEnd;
     let valueStart = this.valueStart;
-    const fields = this.fields;
+    let invalid = this.invalidName;
+    let fields = this.fields;
     const maxCount = this.maxHeaderCount;
+    const nameChar = this.nameChar;
+    const lenient = this.lenient;
     // Scan no further than a head may reach, so a flood is refused after at most the limit.
     const lineLimit = base + this.maxRequestLineBytes;
     const headLimit = base + this.maxHeaderBytes;
@@ -708,7 +744,8 @@ export class Http1RequestParser {
           break;
         case HeadState.FieldStart:
           c = buf[p];
-          if (TCHAR[c] === 1) {
+          if (nameChar[c] === 1 || (lenient && c > SP && c !== DEL && c !== COLON)) {
+            invalid = nameChar[c] !== 1;
             nameStart = p - base;
             p++;
             state = HeadState.Name;
@@ -731,11 +768,26 @@ export class Http1RequestParser {
           }
           return this.fail('ERR_HTTP_BAD_HEADER_NAME', 'client sent invalid header line');
         case HeadState.Name:
-          while (p < stop && TCHAR[buf[p]] === 1) p++;
+          while (p < stop && nameChar[buf[p]] === 1) p++;
           if (p === stop) break;
           c = buf[p];
+          if (lenient && c !== COLON && c > SP && c !== DEL) {
+            invalid = true;
+            p++;
+            break;
+          }
+          if (lenient && (c === CR || c === LF)) {
+            // nginx reads a name without a colon as a field with an empty value.
+            if (!invalid && count === maxCount) return this.fail('ERR_HTTP_TOO_MANY_HEADERS', 'client sent too many header lines');
+            if (!invalid && (count + 1) * FIELD_SLOT > fields.length) fields = this.growFields();
+            nameEnd = p - base;
+            valueStart = nameEnd;
+            state = HeadState.Value;
+            break;
+          }
           if (c === COLON) {
-            if (count === maxCount) return this.fail('ERR_HTTP_TOO_MANY_HEADERS', 'client sent too many header lines');
+            if (!invalid && count === maxCount) return this.fail('ERR_HTTP_TOO_MANY_HEADERS', 'client sent too many header lines');
+            if (!invalid && (count + 1) * FIELD_SLOT > fields.length) fields = this.growFields();
             nameEnd = p - base;
             p++;
             state = HeadState.BeforeValue;
@@ -758,20 +810,34 @@ export class Http1RequestParser {
           state = HeadState.Value;
           break;
         case HeadState.Value:
-          // field-vchar / SP / HTAB (RFC 9110 §5.5); obs-text passes.
-          while (p < stop) {
-            c = buf[p];
-            if (c > LAST_CTL ? c === DEL : c !== HTAB) break;
-            p++;
+          // field-vchar / SP / HTAB (RFC 9110 §5.5); obs-text passes. nginx refuses only NUL.
+          if (lenient) {
+            while (p < stop) {
+              c = buf[p];
+              if (c === CR || c === LF || c === 0) break;
+              p++;
+            }
+          } else {
+            while (p < stop) {
+              c = buf[p];
+              if (c > LAST_CTL ? c === DEL : c !== HTAB) break;
+              p++;
+            }
           }
           if (p === stop) break;
           if (c === CR || c === LF) {
-            const slot = count * FIELD_SLOT;
-            fields[slot] = nameStart;
-            fields[slot + 1] = nameEnd;
-            fields[slot + 2] = valueStart;
-            fields[slot + 3] = p - base;
-            count++;
+            if (invalid) {
+              invalid = false;
+              // Reported at emitHead, where the whole head is at hand (part may be held).
+              this.droppedLines.push(nameStart, p - base);
+            } else {
+              const slot = count * FIELD_SLOT;
+              fields[slot] = nameStart;
+              fields[slot + 1] = nameEnd;
+              fields[slot + 2] = valueStart;
+              fields[slot + 3] = p - base;
+              count++;
+            }
             p++;
             state = c === CR ? HeadState.FieldLF : HeadState.FieldStart;
             break;
@@ -794,6 +860,7 @@ export class Http1RequestParser {
     this.hstate = state;
     this.fieldCount = count;
     this.nameStart = nameStart;
+    this.invalidName = invalid;
     this.nameEnd = nameEnd;
     this.valueStart = valueStart;
     const seen = p - base;
@@ -812,6 +879,8 @@ export class Http1RequestParser {
    */
   private emitHead(buf: Buffer, start: number, length: number): boolean {
     const s = decodeLatin1(buf, start, start + length);
+    const dropped = this.droppedLines;
+    for (let i = 0; i < dropped.length; i += 2) this.handlers.onInvalidHeader?.(s.slice(dropped[i], dropped[i + 1]));
     const methodEnd = this.methodEnd;
     const method = methodName(s, methodEnd);
     const targetStart = this.targetStart;
@@ -1119,6 +1188,13 @@ export class Http1RequestParser {
     if (this.trailerBytes <= this.maxHeaderBytes) return false;
     this.fail('ERR_HTTP_HEADER_TOO_LARGE', 'client sent too large trailer');
     return true;
+  }
+
+  private growFields(): Int32Array {
+    const grown = new Int32Array(Math.min(this.maxHeaderCount, (this.fields.length / FIELD_SLOT) * 2) * FIELD_SLOT);
+    grown.set(this.fields);
+    this.fields = grown;
+    return grown;
   }
 
   private failLineTooLong(): number {

@@ -982,3 +982,78 @@ describe('http1: properties', () => {
     );
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// The web server's lenient reading (ignore_invalid_headers, underscores_in_headers)
+
+describe('lenient field names (tsgi web)', () => {
+  const lenient = { ignoreInvalidHeaders: true, maxHeaderCount: 1000 };
+  const request = 'GET / HTTP/1.1\r\nHost: a\r\nFoo_Bar: 1\r\nX@Y: 2\r\nF\xe9o: 3\r\nBare\r\nCtl: a\x01b\r\nKept: yes\r\n\r\n';
+
+  function lenientRun(pieces: string[], options: typeof lenient & { underscoresInHeaders?: boolean } = lenient): { heads: RequestHead[]; dropped: string[]; error: HttpParseError | null } {
+    const heads: RequestHead[] = [];
+    const dropped: string[] = [];
+    const parser = new Http1RequestParser(
+      { onHead: (head) => heads.push(head), onBody: () => {}, onComplete: () => {}, onInvalidHeader: (line) => dropped.push(line) },
+      options,
+    );
+    for (const piece of pieces) {
+      const data = Buffer.from(piece, 'latin1');
+      let offset = 0;
+      while (offset < data.length) {
+        const n = parser.execute(data, offset);
+        if (n < 0) return { heads, dropped, error: parser.error };
+        offset += n;
+      }
+    }
+    return { heads, dropped, error: null };
+  }
+
+  test('drops invalid names, keeps a name without colon as empty, passes controls in values', () => {
+    const { heads, dropped, error } = lenientRun([request]);
+    assert.equal(error, null);
+    assert.deepEqual(dropped, ['Foo_Bar: 1', 'X@Y: 2', 'F\xe9o: 3']);
+    assert.deepEqual(heads[0]!.headers, ['Host', 'a', 'Bare', '', 'Ctl', 'a\x01b', 'Kept', 'yes']);
+  });
+
+  test('the same fields and drops whatever the split, byte by byte included', () => {
+    const whole = lenientRun([request]);
+    const bytes = lenientRun([...request]);
+    assert.deepEqual(bytes.heads[0]!.headers, whole.heads[0]!.headers);
+    assert.deepEqual(bytes.dropped, whole.dropped);
+  });
+
+  test('underscores_in_headers on keeps underscore names', () => {
+    const { heads, dropped } = lenientRun(['GET / HTTP/1.1\r\nHost: a\r\nFoo_Bar: 1\r\n\r\n'], { ...lenient, underscoresInHeaders: true });
+    assert.deepEqual(dropped, []);
+    assert.deepEqual(heads[0]!.headers, ['Host', 'a', 'Foo_Bar', '1']);
+  });
+
+  test('still refuses what nginx refuses: whitespace or DEL in a name, a leading colon, NUL', () => {
+    for (const line of ['Foo Bar: 1', 'Foo\x7fx: 1', ':x: 1', 'Foo: a\x00b', 'Foo\x00: 1']) {
+      const { error } = lenientRun([`GET / HTTP/1.1\r\nHost: a\r\n${line}\r\n\r\n`]);
+      assert.ok(error instanceof HttpParseError, JSON.stringify(line));
+      assert.equal(error.status, 400);
+    }
+  });
+
+  test('grows past its initial room: 500 fields', () => {
+    const fields = Array.from({ length: 500 }, (_, i) => `X-${i}: ${i}\r\n`).join('');
+    const { heads, error } = lenientRun([`GET / HTTP/1.1\r\nHost: a\r\n${fields}\r\n`]);
+    assert.equal(error, null);
+    assert.equal(heads[0]!.headers.length, 1002);
+    assert.equal(heads[0]!.headers[1001], '499');
+  });
+
+  test('random bytes never throw or stall', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 1, max: 40 }), (bytes, step) => {
+        const text = 'GET / HTTP/1.1\r\nHost: a\r\n' + Buffer.from(bytes).toString('latin1');
+        const pieces: string[] = [];
+        for (let i = 0; i < text.length; i += step) pieces.push(text.slice(i, i + step));
+        lenientRun(pieces);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

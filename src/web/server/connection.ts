@@ -61,7 +61,10 @@ const enum State {
 /** Pipelined bytes held while a response is in progress before the socket is paused. */
 const PIPELINE_HIGH_WATER = 64 * 1024;
 /** Header fields per request the codec keeps (nginx has no count limit; see docs/web.md). */
-const MAX_HEADER_COUNT = 200;
+/** nginx's escaping of bytes in a logged header line: controls and non-ASCII as \xNN. */
+function escapeLogBytes(line: string): string {
+  return line.replace(/[\x00-\x1f\x7f-\xff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
 export class WebConnection {
@@ -99,9 +102,21 @@ export class WebConnection {
     });
     const maxHead = server.clientHeaderBufferSize + server.largeClientHeaderBuffers.number * server.largeClientHeaderBuffers.size;
     this.parser = new Http1RequestParser(
-      { onHead: (head) => this.onHead(head), onBody: (chunk) => this.body?.push(chunk), onComplete: () => this.onMessageComplete() },
+      {
+        onHead: (head) => this.onHead(head),
+        onBody: (chunk) => this.body?.push(chunk),
+        onComplete: () => this.onMessageComplete(),
+        onInvalidHeader: (line) => this.services.modules.errorLog.log('info', `client sent invalid header line: "${escapeLogBytes(line)}"`),
+      },
       // The model refuses heads before these limits could be reached; they only bound the codec.
-      { maxHeaderBytes: maxHead + 2, maxRequestLineBytes: maxHead + 2, maxHeaderCount: MAX_HEADER_COUNT },
+      // nginx counts no lines, only bytes: the shortest line ("a:" LF) is 3 bytes.
+      {
+        maxHeaderBytes: maxHead + 2,
+        maxRequestLineBytes: maxHead + 2,
+        maxHeaderCount: Math.ceil(maxHead / 3) + 1,
+        ignoreInvalidHeaders: server.ignoreInvalidHeaders,
+        underscoresInHeaders: server.underscoresInHeaders,
+      },
     );
     const local = socket.localAddress;
     const isUnix = group.listen.address.kind === 'unix';

@@ -99,6 +99,7 @@ const SERVERS = `
     location /epnorec/ { error_page 404 /missing-too.html; return 404; }
     location /named-missing/ { try_files $uri @nowhere; }
     location /args-set/ { set $args "x=1"; return 200 "$args $arg_x\n"; }
+    location /hdrs { return 200 "[$http_foo_bar] [$http_x_a] [$http_foo] [$http_x_300]\n"; }
     location /srvvars { return 200 "$request_method $request_uri $server_name $host $scheme $is_args$args\\n"; }
   }
   server {
@@ -128,6 +129,15 @@ const big = (n: number): string => 'a'.repeat(n);
 
 const CASES: Case[] = [
   { name: 'index', raw: get('/') },
+  { name: 'underscore in a header name: the line is dropped', raw: get('/hdrs', 'Foo_Bar: 1\r\nX-A: y\r\n') },
+  { name: 'a non-token byte in a name: the line is dropped', raw: get('/hdrs', 'Foo@: 1\r\nX-A: y\r\n') },
+  { name: 'a non-ASCII byte in a name: the line is dropped', raw: get('/hdrs', 'F\xe9o: 1\r\nFoo: 2\r\n') },
+  { name: 'a name without a colon: an empty field', raw: get('/hdrs', 'Foo\r\nX-A: z\r\n') },
+  { name: 'a control byte in a value passes', raw: get('/hdrs', 'Foo: a\x01b\r\n') },
+  { name: 'a space in a name: 400', raw: get('/hdrs', 'Foo Bar: 1\r\n') },
+  { name: 'a line starting with a colon: 400', raw: get('/hdrs', ':x: 1\r\n') },
+  { name: 'DEL in a name: 400', raw: get('/hdrs', 'Foo\x7fx: 1\r\n') },
+  { name: '300 header lines are fine', raw: get('/hdrs', Array.from({ length: 300 }, (_, i) => `X-${i + 1}: v${i + 1}\r\n`).join('')) },
   { name: 'HEAD index', raw: `HEAD / HTTP/1.1\r\nHost: parity.test\r\n\r\n`, heads: [true] },
   { name: 'file', raw: get('/index.html') },
   { name: 'exact', raw: get('/exact') },
