@@ -60,7 +60,6 @@ const enum State {
 
 /** Pipelined bytes held while a response is in progress before the socket is paused. */
 const PIPELINE_HIGH_WATER = 64 * 1024;
-/** Header fields per request the codec keeps (nginx has no count limit; see docs/web.md). */
 /** nginx's escaping of bytes in a logged header line: controls and non-ASCII as \xNN. */
 function escapeLogBytes(line: string): string {
   return line.replace(/[\x00-\x1f\x7f-\xff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
