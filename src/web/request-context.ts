@@ -117,6 +117,18 @@ export type ReadBody =
   /** Spilled to a file under client_body_temp_path (the file is removed when the request ends). */
   | { readonly kind: 'file'; readonly path: string; readonly size: number };
 
+/** Where `read()` keeps a body: the location's client_body_* settings and the request's end. */
+export interface BodyStorage {
+  /** client_body_buffer_size: a longer body is written to a file. */
+  readonly bufferSize: number;
+  /** client_body_temp_path. */
+  readonly tempPath: { readonly path: string; readonly levels: readonly number[] };
+  /** client_body_in_file_only: `on` keeps the file after the request, `clean` removes it. */
+  readonly inFileOnly: 'off' | 'on' | 'clean';
+  /** Registers the file's removal (RequestContext.onDone). */
+  onDone(cleanup: () => void): void;
+}
+
 /**
  * The request body. A handler uses either `read()` (nginx's request buffering: the whole body
  * first, so a slow client never holds an upstream) or `stream()` (`*_request_buffering off`),
@@ -130,7 +142,9 @@ export interface RequestBodyReader {
   readonly chunked: boolean;
   /** True when the request has a body at all. */
   readonly present: boolean;
-  read(): Promise<ReadBody>;
+  /** Without `storage` the whole body is kept in memory; with it, a body past
+   *  `storage.bufferSize` goes to a temp file (nginx's client_body_buffer_size / temp_path). */
+  read(storage?: BodyStorage): Promise<ReadBody>;
   stream(): AsyncIterable<Buffer>;
   /** Reads and drops the body (nginx's discard_request_body), so the connection can be reused. */
   discard(): Promise<void>;

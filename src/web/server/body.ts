@@ -4,7 +4,9 @@
  *
  *   - nothing reads it (static files, return): it is discarded as it arrives, so the connection
  *     can carry the next request;
- *   - `read()`: the whole body, gathered in memory;
+ *   - `read()`: the whole body, gathered in memory, or with `storage` in a temp file once it
+ *     passes client_body_buffer_size (nginx's ngx_http_write_request_body): the handler gets it
+ *     only when complete, so a slow client never holds an upstream;
  *   - `stream()`: chunk by chunk, with backpressure (the connection stops reading the socket
  *     while the handler lags).
  *
@@ -12,7 +14,8 @@
  * the limit), client_body_timeout between two reads (408). A failure ends `read()` / `stream()`
  * with a RequestBodyError carrying the status.
  */
-import { RequestBodyError, type ReadBody, type RequestBodyReader } from '../request-context.js';
+import { RequestBodyError, type BodyStorage, type ReadBody, type RequestBodyReader } from '../request-context.js';
+import { createTempFile, removeTempFile } from './body-temp-file.js';
 
 /** Buffered body bytes above which the connection stops reading the socket. */
 export const BODY_HIGH_WATER = 64 * 1024;
@@ -107,17 +110,52 @@ export class BodyChannel implements RequestBodyReader {
     return chunks;
   }
 
-  async read(): Promise<ReadBody> {
+  async read(storage?: BodyStorage): Promise<ReadBody> {
     if (!this.present) return { kind: 'none' };
     this.claim(Mode.Reading);
     const parts: Buffer[] = [];
+    let size = 0;
+    // nginx writes to the file from the start when the announced length already exceeds the buffer.
+    const spill = (): boolean =>
+      storage !== undefined && (storage.inFileOnly !== 'off' || size > storage.bufferSize || this.contentLength > storage.bufferSize);
     for (;;) {
       if (this.failure !== null) throw this.failure;
-      parts.push(...this.take());
+      for (const chunk of this.take()) {
+        parts.push(chunk);
+        size += chunk.length;
+      }
+      if (spill()) return this.readToFile(storage!, parts, size);
       if (this.ended) break;
-      await new Promise<void>((resolve) => (this.wake = resolve));
+      await this.arrival();
     }
     return { kind: 'buffer', data: parts.length === 1 ? parts[0]! : Buffer.concat(parts) };
+  }
+
+  /** The rest of `read()` once the body goes to a file: what was gathered, then each chunk. */
+  private async readToFile(storage: BodyStorage, gathered: Buffer[], size: number): Promise<ReadBody> {
+    const file = await createTempFile(storage.tempPath.path, storage.tempPath.levels).catch((error: unknown) => {
+      throw new RequestBodyError(500, `cannot create a temp file for the request body under ${storage.tempPath.path}: ${String(error)}`);
+    });
+    // Registered at once: a client that goes away mid-body still leaves no file behind.
+    if (storage.inFileOnly !== 'on') storage.onDone(() => removeTempFile(file.path));
+    try {
+      if (gathered.length > 0) await file.handle.writev(gathered);
+      for (;;) {
+        if (this.failure !== null) throw this.failure;
+        const chunks = this.take();
+        for (const chunk of chunks) size += chunk.length;
+        if (chunks.length > 0) await file.handle.writev(chunks);
+        if (this.ended && this.chunks.length === 0) break;
+        if (chunks.length === 0) await this.arrival();
+      }
+    } finally {
+      await file.handle.close();
+    }
+    return { kind: 'file', path: file.path, size };
+  }
+
+  private arrival(): Promise<void> {
+    return new Promise<void>((resolve) => (this.wake = resolve));
   }
 
   async *stream(): AsyncIterable<Buffer> {

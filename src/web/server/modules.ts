@@ -8,7 +8,8 @@
  *   access log    src/web/log
  *   PREACCESS     limit_req, then limit_conn (nginx runs a phase's handlers last-registered first)
  *   filters       gzip (after add_header/expires, before the range headers)
- *   content       stub_status; the *_pass handlers come here (issue 7)
+ *   content       stub_status, then the *_pass handler (src/web/upstream/pass.ts) for the
+ *                 modules in PASS_MODULES, over the generation's upstream groups
  *
  * Extra handlers and filters (tests, an embedding program) run before the built-in ones.
  */
@@ -19,6 +20,16 @@ import { createAccessLog, createErrorLog } from '../log/index.js';
 import { createLimitConn, createLimitReq } from '../limits/index.js';
 import { createGzip } from '../gzip/index.js';
 import { createStubStatus } from '../stub-status.js';
+import { createPassHandler } from '../upstream/pass.js';
+import { createUpstreamGroups } from '../upstream/balancer/index.js';
+import type { PassModule } from '../upstream/module.js';
+import { uwsgiModule } from '../upstream/uwsgi-module.js';
+import { fastcgiModule } from '../upstream/fastcgi-module.js';
+import { scgiModule } from '../upstream/scgi-module.js';
+
+/** The `*_pass` modules, in the order a location's settings are asked (nginx allows one per
+ *  location). The proxy module (src/web/upstream/proxy-module.ts) goes first when it lands. */
+const PASS_MODULES: readonly PassModule[] = [uwsgiModule, fastcgiModule, scgiModule];
 
 export interface ModuleOptions {
   readonly worker: WorkerInfo;
@@ -45,14 +56,21 @@ export function createWebModules(config: NginxConfig, options: ModuleOptions): W
   const variables = createVariableEngine(config);
   const env: ModuleEnv = { variables, errorLog, worker: options.worker };
   const accessLog = createAccessLog(config, env);
+  const pass = createPassHandler(config, env, {
+    modules: PASS_MODULES,
+    groups: createUpstreamGroups(config, {
+      onDisabled: (_group, peer) => errorLog.log('warn', `upstream server temporarily disabled while connecting to upstream, upstream: "${peer.name}"`),
+    }),
+  });
   return {
     variables,
     errorLog,
     accessLog,
     preaccess: [...(options.preaccess ?? []), createLimitReq(config, env), createLimitConn(config, env)],
     filters: [...(options.filters ?? []), createGzip(config, env)],
-    content: [...(options.content ?? []), createStubStatus(config, env)],
+    content: [...(options.content ?? []), createStubStatus(config, env), pass],
     close: async () => {
+      await pass.close();
       await accessLog.close();
       errorLog.close();
     },

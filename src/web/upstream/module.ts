@@ -15,7 +15,7 @@
  */
 import type { PassSettings, PerLocation, UpstreamConf } from '../config/index.js';
 import type { RequestContext } from '../request-context.js';
-import type { ResponseBody as UpstreamResponseBody } from '../../upstream/index.js';
+import type { ResponseBody as UpstreamResponseBody, UpstreamLog } from '../../upstream/index.js';
 import type { UpstreamPeer } from './types.js';
 import type { Socket } from 'node:net';
 
@@ -71,7 +71,14 @@ export interface PassModule<S extends PassSettings = PassSettings> {
   /** Throws nothing: a value that cannot be sent (a vars block over 64 KiB) is an UpstreamError
    *  with code ERR_UPSTREAM_INVALID_REQUEST, which pass.ts answers with 500 as nginx does. */
   prepare(ctx: RequestContext, settings: S, body: PassBody): PreparedRequest;
-  createClient(peer: UpstreamPeer, settings: S, group: UpstreamConf): PassClient;
+  /** `log`: where the client reports what fails no request (FastCGI stderr, extra bytes). */
+  createClient(peer: UpstreamPeer, settings: S, group: UpstreamConf, log?: UpstreamLog): PassClient;
+  /** Settings that change how `createClient` builds a client (timeouts, keep-conn), as a string:
+   *  pass.ts caches one client per peer and variant. Absent: the timeouts and buffer size. */
+  clientVariant?(settings: S, group: UpstreamConf): string;
+  /** The protocol frames the request body by its length (uwsgi, SCGI): a chunked body is then
+   *  read whole even with `*_request_buffering off`, as nginx does. */
+  readonly needsBodyLength?: boolean;
   /** Response headers the module hides unless `*_pass_header` names them (proxy: Date, Server,
    *  X-Pad, X-Accel-*; the others: Status, X-Accel-*), lower-case. */
   readonly hiddenHeaders: readonly string[];

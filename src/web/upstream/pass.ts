@@ -1,0 +1,286 @@
+/**
+ * The `*_pass` content handler (ngx_http_upstream.c): the location's module turns the request
+ * into what it sends, the balancer picks the servers, and this file runs the attempts and hands
+ * the answer to the connection.
+ *
+ *   read the body (buffered: memory, then client_body_temp_path; or streamed)
+ *   module.prepare()                               CGI vars / HTTP head, once
+ *   group.begin() ──▶ next() ──▶ client.request() ──▶ response head
+ *        ▲              │ null: "no live upstreams" → 502    │ error/timeout/http_5xx...
+ *        └──────────────┴──── *_next_upstream allows ◀───────┘  else 502 / 504 / the response
+ *   headers filtered, body streamed (read ahead with *_buffering on), $upstream_* set
+ *
+ * One handler per configuration generation, for the four modules; clients are cached per
+ * module, group, peer and client settings, and closed when the generation retires.
+ */
+import type { LocationConf, LogLevel, NginxConfig, PassSettings, PerLocation } from '../config/index.js';
+import { ErrorLogWriter } from '../log/index.js';
+import { RequestBodyError, type ContentHandler, type ContentResult, type ErrorLog, type ModuleEnv, type OutgoingResponse, type RequestContext } from '../request-context.js';
+import { UpstreamError } from '../../upstream/index.js';
+import { phaseAction } from '../../upstream/errors.js';
+import type { PassBody, PassClient, PassModule, PassResponse } from './module.js';
+import type { UpstreamGroup, UpstreamPeer } from './types.js';
+import { allowedTries, classifyError, classifyStatus, shouldRetry, type Failure, type RetryPolicy } from './next-upstream.js';
+import { UpstreamState } from './upstream-state.js';
+import { passedBody, passedHeaders } from './response.js';
+import { resolveTarget } from './target.js';
+import { upgradeTakeover } from './upgrade.js';
+
+/** Clients kept per generation before the oldest is closed (addresses from variables add up). */
+const MAX_CLIENTS = 1024;
+const BODYLESS = new Set([204, 304]);
+
+export interface PassHandlerOptions {
+  readonly modules: readonly PassModule[];
+  /** The generation's upstream groups (src/web/upstream/balancer), by PassTarget.upstream. */
+  readonly groups: ReadonlyMap<string, UpstreamGroup>;
+}
+
+export interface PassHandler extends ContentHandler {
+  close(): Promise<void>;
+}
+
+export function createPassHandler(_config: NginxConfig, env: ModuleEnv, options: PassHandlerOptions): PassHandler {
+  return new Pass(env, options);
+}
+
+class Pass implements PassHandler {
+  readonly name = 'upstream';
+  private readonly clients = new Map<string, PassClient>();
+
+  constructor(
+    private readonly env: ModuleEnv,
+    private readonly options: PassHandlerOptions,
+  ) {}
+
+  claims(_location: LocationConf | null, loc: PerLocation): boolean {
+    return this.moduleFor(loc) !== null;
+  }
+
+  async close(): Promise<void> {
+    const clients = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.allSettled(clients.map((client) => client.close()));
+  }
+
+  private moduleFor(loc: PerLocation): PassModule | null {
+    for (const module of this.options.modules) if (module.settings(loc).pass !== null) return module;
+    return null;
+  }
+
+  async handle(ctx: RequestContext): Promise<ContentResult> {
+    const module = this.moduleFor(ctx.loc);
+    if (module === null) return { kind: 'status', status: 500 };
+    const settings = module.settings(ctx.loc);
+    const target = settings.pass!;
+    const resolved = resolveTarget(target, target.hasVariables ? ctx.modules.variables.expand(ctx, target.url) : target.url, this.options.groups);
+    if ('error' in resolved) {
+      ctx.log('error', resolved.error);
+      return { kind: 'status', status: 500 };
+    }
+    const group = resolved.group;
+
+    let body: PassBody;
+    try {
+      body = await this.readBody(ctx, module, settings);
+    } catch (error) {
+      if (error instanceof RequestBodyError) return { kind: 'status', status: error.status };
+      ctx.log('crit', `reading the request body failed: ${describe(error)}`);
+      return { kind: 'status', status: 500 };
+    }
+
+    let prepared;
+    try {
+      prepared = module.prepare(ctx, settings, body);
+    } catch (error) {
+      ctx.log('error', error instanceof UpstreamError ? error.message : `preparing the upstream request failed: ${describe(error)}`);
+      return { kind: 'status', status: 500 };
+    }
+    return this.attempts(ctx, module, settings, group, target.scheme, prepared, body);
+  }
+
+  /** The body to send: read whole first (request buffering), or streamed as it arrives. */
+  private async readBody(ctx: RequestContext, module: PassModule, settings: PassSettings): Promise<PassBody> {
+    const reader = ctx.body;
+    if (!reader.present || !settings.passRequestBody) return { kind: 'none' };
+    const lengthNeeded = reader.chunked && (module.needsBodyLength === true || ('httpVersion' in settings && settings.httpVersion === '1.0'));
+    if (!settings.requestBuffering && !lengthNeeded) {
+      return { kind: 'stream', chunks: reader.stream(), length: reader.chunked ? -1 : reader.contentLength };
+    }
+    const s = ctx.loc.settings;
+    return reader.read({
+      bufferSize: s.clientBodyBufferSize,
+      tempPath: s.clientBodyTempPath,
+      inFileOnly: s.clientBodyInFileOnly,
+      onDone: (cleanup) => ctx.onDone(cleanup),
+    });
+  }
+
+  private async attempts(
+    ctx: RequestContext,
+    module: PassModule,
+    settings: PassSettings,
+    group: UpstreamGroup,
+    scheme: string,
+    prepared: ReturnType<PassModule['prepare']>,
+    body: PassBody,
+  ): Promise<ContentResult> {
+    const balancer = group.conf.balancer;
+    const selection = group.begin({
+      remoteAddr: ctx.connection.remoteAddr,
+      hashKey: balancer.method === 'hash' ? ctx.modules.variables.expand(ctx, balancer.key) : '',
+    });
+    const policy: RetryPolicy = {
+      conditions: settings.nextUpstream,
+      tries: allowedTries(selection.tries, settings.nextUpstreamTries),
+      timeoutMs: settings.nextUpstreamTimeoutMs,
+      method: ctx.method,
+      streamedBody: body.kind === 'stream',
+    };
+    const state = new UpstreamState(ctx);
+    const abort = new AbortController();
+    // The request ends (the client went away, or the response was sent): stop what is in flight.
+    ctx.onDone(() => abort.abort());
+    const started = performance.now();
+
+    for (let attempt = 1; ; attempt++) {
+      const peer = selection.next();
+      if (peer === null) {
+        const index = state.begin(group.conf.name);
+        state.end(index, 502);
+        this.logUpstream(ctx, 'error', 'no live upstreams', 'connecting to upstream', `${scheme}://${group.conf.name}`);
+        return { kind: 'status', status: 502 };
+      }
+      const index = state.begin(peer.name);
+      let response: PassResponse;
+      try {
+        response = await this.client(module, settings, group, peer).request(prepared, body, abort.signal);
+      } catch (error) {
+        if (abort.signal.aborted) {
+          selection.done(peer, 'released');
+          state.end(index, 499);
+          return { kind: 'status', status: 499 };
+        }
+        const verdict = this.failed(ctx, error);
+        selection.done(peer, verdict.failure?.outcome ?? 'released');
+        state.end(index, verdict.status);
+        if (verdict.failure !== null && shouldRetry(policy, verdict.failure, attempt, performance.now() - started)) continue;
+        return { kind: 'status', status: verdict.status };
+      }
+      state.header(index, response.status);
+
+      const failure = classifyStatus(response.status);
+      if (failure !== null && shouldRetry(policy, failure, attempt, performance.now() - started)) {
+        response.body.cancel();
+        selection.done(peer, failure.outcome);
+        state.end(index, response.status);
+        continue;
+      }
+      selection.done(peer, 'ok');
+      return this.respond(ctx, module, settings, response, state, index);
+    }
+  }
+
+  /** The final status of a failed attempt and, when `*_next_upstream` may apply, its failure. */
+  private failed(ctx: RequestContext, error: unknown): { status: number; failure: Failure | null } {
+    if (!(error instanceof UpstreamError)) {
+      ctx.log('alert', `upstream request failed: ${describe(error)}`);
+      return { status: 502, failure: null };
+    }
+    if (error.code === 'ERR_UPSTREAM_INVALID_REQUEST') {
+      ctx.log('error', error.message);
+      return { status: 500, failure: null };
+    }
+    if (error.code === 'ERR_UPSTREAM_REQUEST_BODY') {
+      // The client's body stopped (request buffering off): the client's fault, not the peer's.
+      const cause = error.cause;
+      if (cause instanceof RequestBodyError) return { status: cause.status, failure: null };
+      ctx.log('error', error.message);
+      return { status: 502, failure: null };
+    }
+    this.logUpstreamError(ctx, error);
+    return { status: classifyError(error).status, failure: classifyError(error) };
+  }
+
+  private respond(
+    ctx: RequestContext,
+    module: PassModule,
+    settings: PassSettings,
+    response: PassResponse,
+    state: UpstreamState,
+    index: number,
+  ): ContentResult {
+    const status = response.status;
+    if (status === 101 && response.upgrade !== undefined) {
+      state.end(index, status);
+      return upgradeTakeover(ctx, response, passedHeaders(ctx, response, settings, module.hiddenHeaders));
+    }
+    if (settings.interceptErrors && status >= 300 && ctx.loc.settings.errorPages.some((page) => page.status === status)) {
+      response.body.cancel();
+      state.end(index, status);
+      return { kind: 'status', status };
+    }
+    const headers = passedHeaders(ctx, response, settings, module.hiddenHeaders);
+    const upstreamBody = response.body;
+    ctx.onDone(() => upstreamBody.cancel());
+    const onEnd = (bytes: number, error: unknown): void => {
+      state.end(index, null, bytes);
+      if (error instanceof UpstreamError && error.code !== 'ERR_UPSTREAM_ABORTED') this.logUpstreamError(ctx, error);
+    };
+    let outgoing: OutgoingResponse;
+    if (ctx.method === 'HEAD' || BODYLESS.has(status) || status < 200) {
+      // Nothing to send, but the peer's answer is read out (a FastCGI connection goes back to its pool).
+      void drain(upstreamBody, onEnd);
+      outgoing = { status, headers, body: { kind: 'none' } };
+    } else {
+      outgoing = { status, headers, body: { kind: 'stream', chunks: passedBody(upstreamBody, settings, onEnd) } };
+    }
+    return { kind: 'response', response: outgoing };
+  }
+
+  private client(module: PassModule, settings: PassSettings, group: UpstreamGroup, peer: UpstreamPeer): PassClient {
+    const variant =
+      module.clientVariant?.(settings, group.conf) ?? `${settings.connectTimeoutMs}/${settings.sendTimeoutMs}/${settings.readTimeoutMs}/${settings.bufferSize}`;
+    const key = `${module.name}\0${group.conf.name}\0${peer.name}\0${variant}`;
+    let client = this.clients.get(key);
+    if (client === undefined) {
+      if (this.clients.size >= MAX_CLIENTS) {
+        const [oldestKey, oldest] = this.clients.entries().next().value as [string, PassClient];
+        this.clients.delete(oldestKey);
+        void oldest.close();
+      }
+      const errorLog = this.env.errorLog;
+      client = module.createClient(peer, settings, group.conf, (level, message) => errorLog.log(level, message));
+      this.clients.set(key, client);
+    }
+    return client;
+  }
+
+  /** nginx's line for a failed attempt: what happened, the action, the request, the peer. */
+  private logUpstreamError(ctx: RequestContext, error: UpstreamError): void {
+    const action = phaseAction(error.phase);
+    const suffix = ` while ${action}, upstream: "${error.peer}"`;
+    const what = error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
+    this.logUpstream(ctx, 'error', what, action, error.peer);
+  }
+
+  private logUpstream(ctx: RequestContext, level: LogLevel, message: string, action: string, upstream: string): void {
+    const log: ErrorLog = ctx.modules.errorLog;
+    if (log instanceof ErrorLogWriter) log.log(level, message, ctx, { action, upstream });
+    else log.log(level, `${message} while ${action}, upstream: "${upstream}"`, ctx);
+  }
+}
+
+async function drain(body: AsyncIterable<Buffer>, onEnd: (bytes: number, error: unknown) => void): Promise<void> {
+  let bytes = 0;
+  try {
+    for await (const chunk of body) bytes += chunk.length;
+    onEnd(bytes, null);
+  } catch (error) {
+    onEnd(bytes, error);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
