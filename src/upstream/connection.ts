@@ -43,6 +43,8 @@ export interface Transport {
 }
 
 const WRITE_SYSCALL_PREFIX = 'write';
+/** The socket events this connection listens to: removed when it hands the socket over. */
+const DETACHED_EVENTS = ['data', 'end', 'error', 'close', 'drain'] as const;
 
 export class UpstreamConnection implements Transport {
   readonly peer: Peer;
@@ -156,6 +158,28 @@ export class UpstreamConnection implements Transport {
     this.paused = false;
     this.socket.resume();
     this.updateReadTimer();
+  }
+
+  /**
+   * Hands the open socket over to a new owner without closing it (proxy_pass after a 101
+   * Switching Protocols: the socket now carries another protocol). Timers stop, this
+   * connection's listeners come off, and the socket is left paused so no byte is lost before
+   * the new owner listens: it must add an 'error' listener and call `resume()`. Null when the
+   * connection is not open.
+   */
+  detach(): Socket | null {
+    if (this.stateValue !== 'open') return null;
+    const socket = this.socket;
+    socket.pause();
+    for (const event of DETACHED_EVENTS) socket.removeAllListeners(event);
+    this.stateValue = 'closed';
+    this.owner = null;
+    this.connectTimer.disarm();
+    this.sendTimer.disarm();
+    this.readTimer.disarm();
+    this.settleDrainWaiters(this.closedError('sending request'));
+    socket.ref();
+    return socket;
   }
 
   /** Closes the connection now; the owner is not told (it is the one asking). */
