@@ -257,7 +257,7 @@ describe('HTTP/1.x response decoder: fuzz', () => {
   test('random bytes never throw and never stall past the head limit', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 80 }), { maxLength: 10 }), fc.boolean(), (chunks, prefix) => {
-        const pieces = chunks.map((c) => Buffer.from(c));
+        const pieces: Buffer[] = chunks.map((c) => Buffer.from(c));
         if (prefix) pieces.unshift(b('HTTP/1.1 200 OK\r\n'));
         const out = decode(pieces, { eof: true, maxHeadSize: 256 });
         // Either an error, or a head, or (still in the head) EOF reports a truncation.
