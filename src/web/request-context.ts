@@ -247,6 +247,17 @@ export interface RequestContext {
   internal: boolean;
   /** Internal redirects made so far (nginx gives 500 "rewrite or internal redirection cycle" past 10). */
   redirects: number;
+  /**
+   * nginx's r->valid_unparsed_uri: false once a rewrite, an internal redirect or `set $args`
+   * changed the URI, so proxy_pass without a URI part sends `$uri?$args` instead of the target
+   * as the client sent it. Undefined reads as true.
+   */
+  validUnparsedUri?: boolean;
+  /**
+   * nginx's r->valid_location: false after `rewrite ... break` changed the URI, so proxy_pass
+   * ignores its URI part and sends the rewritten URI whole. Undefined reads as true.
+   */
+  validLocation?: boolean;
 
   /** The location found by FIND_CONFIG; null when none matched (the server's own settings apply). */
   location: LocationConf | null;

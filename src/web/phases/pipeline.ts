@@ -222,6 +222,10 @@ function internalRedirect(r: RequestState, env: PipelineEnv, uri: string, args: 
   r.args = args;
   r.exten = extenOf(uri);
   r.internal = true;
+  // ngx_http_internal_redirect, then ngx_http_handler: the client's target no longer applies,
+  // and the new location's proxy_pass URI part does again.
+  r.validUnparsedUri = false;
+  r.validLocation = true;
   return { phase: Phase.ServerRewrite };
 }
 

@@ -186,7 +186,9 @@ async function runSteps(ctx: RequestContext, steps: readonly RewriteStep[], host
         }
         applyRewriteTarget(ctx, target);
         ctx.internal = true;
+        ctx.validUnparsedUri = false;
         if (step.flag === 'break') {
+          ctx.validLocation = false;
           state.uriChanged = false;
           return { kind: 'done', uriChanged: false };
         }
@@ -197,7 +199,10 @@ async function runSteps(ctx: RequestContext, steps: readonly RewriteStep[], host
       case 'set': {
         const value = variables.expand(ctx, step.value);
         // $args is r->args itself in nginx: setting it changes the query the request goes on with.
-        if (step.variable.toLowerCase() === 'args') ctx.args = value;
+        if (step.variable.toLowerCase() === 'args') {
+          ctx.args = value;
+          ctx.validUnparsedUri = false;
+        }
         else ctx.variables.set(step.variable.toLowerCase(), value);
         break;
       }

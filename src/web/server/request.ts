@@ -96,6 +96,8 @@ export class RequestState implements RequestContext {
   exten: string;
   internal = false;
   redirects = 0;
+  validUnparsedUri = true;
+  validLocation = true;
   location: LocationConf | null = null;
   loc: PerLocation;
   captures: Captures;
