@@ -31,17 +31,24 @@ export interface TempFile {
 
 /** Creates a new temp file; throws the system error when the directory cannot be made or written. */
 export async function createTempFile(base: string, levels: readonly number[]): Promise<TempFile> {
-  for (let clash = 0; ; clash++) {
-    const path = tempFilePath(base, levels, nextNumber++);
+  let madeDirectory = false;
+  for (let clash = 0; ; ) {
+    const path = tempFilePath(base, levels, nextNumber);
     try {
-      return { path, handle: await open(path, 'wx', 0o600) };
+      const handle = await open(path, 'wx', 0o600);
+      nextNumber++;
+      return { path, handle };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' && clash < MAX_CLASHES) {
+      if (code === 'ENOENT' && !madeDirectory) {
+        // The same name again once its directory exists.
+        madeDirectory = true;
         await mkdir(join(path, '..'), { recursive: true, mode: 0o700 });
         continue;
       }
-      if (code !== 'EEXIST' || clash >= MAX_CLASHES) throw error;
+      if (code !== 'EEXIST' || ++clash >= MAX_CLASHES) throw error;
+      nextNumber++;
+      madeDirectory = false;
     }
   }
 }

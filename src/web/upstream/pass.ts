@@ -84,7 +84,10 @@ class Pass implements PassHandler {
     try {
       body = await this.readBody(ctx, module, settings);
     } catch (error) {
-      if (error instanceof RequestBodyError) return { kind: 'status', status: error.status };
+      if (error instanceof RequestBodyError) {
+        if (error.status === 500) ctx.log('crit', error.message);
+        return { kind: 'status', status: error.status };
+      }
       ctx.log('crit', `reading the request body failed: ${describe(error)}`);
       return { kind: 'status', status: 500 };
     }

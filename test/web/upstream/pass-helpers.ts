@@ -17,16 +17,17 @@ const KEYS = [
 
 export interface EchoApp {
   readonly app: App;
-  /** Requests the app has started to handle (a POST counts once its body is read). */
-  readonly seen: { count: number; posts: number };
+  /** Requests the app has been called for; POSTs called for, and POSTs whose body it has read. */
+  readonly seen: { count: number; postsStarted: number; posts: number };
 }
 
 /** An app that answers JSON: the environ keys above, the body's length and sha256, its `name`.
  *  `/status/NNN` answers that status; `/slow?ms=N` waits first. */
 export function echoApp(name: string): EchoApp {
-  const seen = { count: 0, posts: 0 };
+  const seen = { count: 0, postsStarted: 0, posts: 0 };
   const app: App = async (environ: Environ, startResponse) => {
     seen.count++;
+    if (environ.REQUEST_METHOD === 'POST') seen.postsStarted++;
     const hash = createHash('sha256');
     let length = 0;
     for await (const part of environ['tsgi.input']) {
@@ -39,7 +40,7 @@ export function echoApp(name: string): EchoApp {
     const wait = Number(query.get('ms') ?? 0);
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const status = path.startsWith('/status/') ? path.slice('/status/'.length) : '200';
-    const doc: Record<string, unknown> = { name, body_length: length, body_sha256: hash.digest('hex'), posts: seen.posts };
+    const doc: Record<string, unknown> = { name, body_length: length, body_sha256: hash.digest('hex'), posts: seen.posts, posts_started: seen.postsStarted };
     for (const key of KEYS) if (key in environ) doc[key] = environ[key];
     const text = JSON.stringify(doc);
     startResponse(`${status} X`, [['Content-Type', 'application/json'], ['Content-Length', String(Buffer.byteLength(text))], ['X-App', name]]);
