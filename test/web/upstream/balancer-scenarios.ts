@@ -107,11 +107,20 @@ function get(port: number, target: string, localAddress: string): Promise<string
   });
 }
 
-/** The nginx.conf `http {}` inside: backends answering their name, groups, and the front server. */
-export function httpBlock(front: number, ports: Record<BackendName, number>, scenarios: readonly Scenario[] = SCENARIOS): string {
-  const backends = LIVE.map((name) => `server { listen 127.0.0.1:${ports[name]}; return 200 "${name}"; }`).join('\n');
-  const groups = scenarios.map((s) => upstreamBlock(s, ports)).join('\n');
-  const locations = scenarios.map((s) => `location /${s.name} { proxy_pass http://${s.name}; add_header X-Tried $upstream_addr always; }`).join('\n');
+/**
+ * The nginx.conf `http {}` inside: the groups and the front server, plus backends answering
+ * their name (`return 200`) unless `pass` is not proxy_pass (then the backends are app servers
+ * started by the caller, and `passExtra` carries e.g. `include uwsgi_params`).
+ */
+export function httpBlock(
+  front: number | string,
+  ports: Record<BackendName, number>,
+  options: { readonly pass?: 'proxy_pass http://' | 'uwsgi_pass ' | 'fastcgi_pass ' | 'scgi_pass '; readonly passExtra?: string } = {},
+): string {
+  const pass = options.pass ?? 'proxy_pass http://';
+  const backends = pass === 'proxy_pass http://' ? LIVE.map((name) => `server { listen 127.0.0.1:${ports[name]}; return 200 "${name}"; }`).join('\n') : '';
+  const groups = SCENARIOS.map((s) => upstreamBlock(s, ports)).join('\n');
+  const locations = SCENARIOS.map((s) => `location /${s.name} { ${options.passExtra ?? ''} ${pass}${s.name}; add_header X-Tried $upstream_addr always; }`).join('\n');
   return `${backends}\n${groups}\nserver { listen 127.0.0.1:${front}; ${locations} }`;
 }
 
