@@ -10,10 +10,10 @@
  * Only GET and HEAD, never for a URI ending in '/'. With `on`, gzip_vary off and a request that
  * does not take gzip, the file is not even looked for.
  *
- * The static handler calls this with the path it mapped the URI to, and on `serve` sends
- * `result.path` exactly as it sends files (ETag and Last-Modified of the .gz file, ranges and
- * conditional requests allowed), with the Content-Type of the original name, Content-Length of
- * the .gz file and `Content-Encoding: gzip` after its other headers. On `status` it finalizes the
+ * The content phase (src/web/phases/gzip-static.ts) calls this with the path $uri maps to, and
+ * on `serve` sends `result.path` as it sends files (ETag and Last-Modified of the .gz file,
+ * conditional requests allowed, a Range ignored), with the Content-Type of the original name,
+ * Content-Length of the .gz file and `Content-Encoding: gzip` after its other headers. On `status` it finalizes the
  * request with that status (FILE.gz is not a regular file: nginx says 404). On `decline` it
  * serves FILE as usual.
  */

@@ -18,6 +18,7 @@ import {
   type StaticResult,
 } from '../static/index.js';
 import { extenOf, parseExpires } from '../static/index.js';
+import { serveGzipStatic } from './gzip-static.js';
 
 /** Static configurations of settings without variables, per settings object. */
 const fixed = new WeakMap<PerLocation, StaticConf>();
@@ -152,7 +153,13 @@ export function fromStaticResult(result: StaticResult): ContentResult {
 
 /** Serves the request from files. */
 export async function serveStaticContent(ctx: RequestContext, files: StaticContext): Promise<ContentResult> {
-  const result = serveStatic(files, staticRequest(ctx), staticConfFor(ctx));
+  let conf = staticConfFor(ctx);
+  if (ctx.loc.settings.gzipStatic !== 'off') {
+    const gzipped = await serveGzipStatic(ctx, files, conf);
+    if ('done' in gzipped) return gzipped.done;
+    conf = gzipped.conf;
+  }
+  const result = serveStatic(files, staticRequest(ctx), conf);
   return fromStaticResult(result instanceof Promise ? await result : result);
 }
 

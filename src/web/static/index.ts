@@ -47,7 +47,7 @@ export {
 } from './error-pages.js';
 export { evaluatePreconditions, etagMatches, fileEtag, type PreconditionOutcome } from './conditional.js';
 export { parseRange, ifRangeAllows, contentRange, multipartFraming, formatBoundary, type ByteRange, type RangeOutcome } from './ranges.js';
-export { aliasPitfall, mapUriToPath, confinedPath, confinementBase, type AliasPitfall } from './paths.js';
+export { aliasPitfall, mapUriToPath, mapConfined, confinedPath, confinementBase, type AliasPitfall } from './paths.js';
 export {
   renderAutoindex,
   sortEntries,
