@@ -417,7 +417,7 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
     for (let i = 0; i < pending.length; i++) worker.write(pending[i]!);
     worker.uncork();
     const head = this.head!;
-    if (worker.home !== null && pending.length === 0 && head.contentLength === 0 && !head.chunked) this.sentPacket = this.packet;
+    if (worker.home !== null && pending.length === 0 && head.contentLength <= 0 && !head.chunked) this.sentPacket = this.packet;
     this.packet = null;
     this.pending = null;
     this.pendingBytes = 0;
