@@ -76,7 +76,7 @@ function run(binary: string, args: string[], dir: string, logFile: string): { ch
 }
 
 /** Starts the peer and waits until each target accepts connections; stops it if that fails. */
-async function runUntilListening(binary: string, args: string[], dir: string, logFile: string, targets: Array<number | string>): Promise<Pick<RunningPeer, 'output' | 'stop'>> {
+export async function runUntilListening(binary: string, args: string[], dir: string, logFile: string, targets: Array<number | string>): Promise<Pick<RunningPeer, 'output' | 'stop'>> {
   const peer = run(binary, args, dir, logFile);
   try {
     for (const target of targets) await waitForListener(target, peer.child, peer.output);

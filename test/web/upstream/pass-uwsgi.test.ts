@@ -43,6 +43,12 @@ describe('uwsgi_pass to tsgi serve --socket', () => {
           uwsgi_param SCRIPT_NAME /myapp;
           uwsgi_pass unix:${socketPath};
         }
+        location /mod {
+          include ${CONF_DIR}uwsgi_params;
+          uwsgi_param SCRIPT_NAME /mod;
+          uwsgi_modifier1 30;
+          uwsgi_pass 127.0.0.1:${appPort};
+        }
         location /inherit {
           uwsgi_pass 127.0.0.1:${appPort};
         }
@@ -101,6 +107,12 @@ describe('uwsgi_pass to tsgi serve --socket', () => {
     const env = reply.json();
     assert.equal(env.SCRIPT_NAME, '/myapp');
     assert.equal(env.PATH_INFO, '/myapp/page', 'uwsgi_params sends $document_uri as PATH_INFO; the app server strips the mount');
+  });
+
+  it('sends uwsgi_modifier1 30 in the packet: the app server strips SCRIPT_NAME from PATH_INFO', async () => {
+    const env = (await get(web.port, '/mod/page')).json();
+    assert.equal(env.SCRIPT_NAME, '/mod');
+    assert.equal(env.PATH_INFO, '/page');
   });
 
   it('inherits uwsgi_param only into a level that sets none', async () => {
