@@ -51,6 +51,9 @@ export const SCENARIOS: readonly Scenario[] = [
     body: 'hash $arg_k consistent; server {a}; server {b} weight=2; server {c} down; server {d} weight=3; server {x}; server {e};',
     requests: keys(40),
   },
+  // Backups written before `hash` are kept (nginx refuses them only after it): 20 misses on the
+  // dead and down primaries, round-robin finds none either, and the backups answer.
+  { name: 'hash_backup', body: 'server {a} backup; server {x}; server {d} down; server {b} backup weight=2; hash $arg_k;', requests: keys(8) },
 ];
 
 /** Free ports for the backends: the live ones get a server, the dead ones stay closed. */
