@@ -23,13 +23,14 @@ import { createStubStatus } from '../stub-status.js';
 import { createPassHandler } from '../upstream/pass.js';
 import { createUpstreamGroups } from '../upstream/balancer/index.js';
 import type { PassModule } from '../upstream/module.js';
+import { proxyModule } from '../upstream/proxy-module.js';
 import { uwsgiModule } from '../upstream/uwsgi-module.js';
 import { fastcgiModule } from '../upstream/fastcgi-module.js';
 import { scgiModule } from '../upstream/scgi-module.js';
 
 /** The `*_pass` modules, in the order a location's settings are asked (nginx allows one per
- *  location). The proxy module (src/web/upstream/proxy-module.ts) goes first when it lands. */
-const PASS_MODULES: readonly PassModule[] = [uwsgiModule, fastcgiModule, scgiModule];
+ *  location). */
+const PASS_MODULES: readonly PassModule[] = [proxyModule, uwsgiModule, fastcgiModule, scgiModule];
 
 export interface ModuleOptions {
   readonly worker: WorkerInfo;
