@@ -6,6 +6,7 @@ import type { Scenario } from '../lib/types.js';
 import { appHttpHello } from './app-http-hello.js';
 import { appHttpHelloNginxStatic } from './app-http-hello-nginx-static.js';
 import { appHttpWorkers } from './app-http-workers.js';
+import { flaskHello } from './flask-hello.js';
 import { idleConns } from './idle-conns.js';
 import { nginxFastcgiKeepalive } from './nginx-fastcgi-keepalive.js';
 import { nginxScgi } from './nginx-scgi.js';
@@ -29,6 +30,7 @@ export const SCENARIOS: readonly Scenario[] = [
   nginxScgi,
   nginxUwsgiUnix,
   pythonHello,
+  flaskHello,
   proxyHttp,
   stack,
   staticSmall,

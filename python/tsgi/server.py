@@ -130,6 +130,9 @@ class Server(object):
         #: parked fds the poller reported, not yet taken (under accept_lock)
         self.ready = []
         self.keep_limit = KEPT_PER_THREAD * threads
+        #: with one thread a parked connection can stay armed (level-triggered): nobody else
+        #: could take it while it is served, and re-arming costs an epoll_ctl() per request
+        self.rearm = threads > 1 or not self.keeping
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -275,11 +278,11 @@ class Server(object):
         """Waits for the next packet on `conn` in the poller (one-shot: one thread takes it)."""
         fd = conn.fileno()
         self.parked[fd] = conn
-        if kept:
-            self.poller.modify(fd, _ONESHOT_IN)
-        else:
+        if not kept:
             self.owned[fd] = conn
-            self.poller.register(fd, _ONESHOT_IN)
+            self.poller.register(fd, _ONESHOT_IN if self.rearm else select.POLLIN)
+        elif self.rearm:
+            self.poller.modify(fd, _ONESHOT_IN)
 
     def _drop(self, conn, kept):
         if kept:
