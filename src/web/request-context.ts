@@ -290,6 +290,12 @@ export interface RequestContext {
   /** The whole configuration of this generation. */
   readonly config: NginxConfig;
 
+  /**
+   * Aborted when the client closes its side while the request is in progress (nginx's
+   * ngx_http_upstream_check_broken_connection: a read of 0 bytes means the client is gone), or
+   * when the connection drops. The *_pass handler stops its upstream request on it.
+   */
+  readonly clientGone?: AbortSignal;
   /** Runs `cleanup` once the request is over (sent, failed or aborted): limit_conn releases here. */
   onDone(cleanup: () => void): void;
   /** Logs to the error log of the location in force, with nginx's request trailer. */

@@ -27,6 +27,7 @@ import type { NginxConfig } from '../config/index.js';
 import type { ConnectionInfo, HeaderPair, OutgoingResponse, ServerCounters, WebModules, WorkerInfo } from '../request-context.js';
 import { RequestBodyError } from '../request-context.js';
 import { HeadBufferModel, HeadVerdict } from './head-buffers.js';
+import { Deadline } from './deadline.js';
 import { BodyChannel } from './body.js';
 import { HeaderTable, RequestState } from './request.js';
 import { statusLine } from './status-line.js';
@@ -71,7 +72,9 @@ export class WebConnection {
   private readonly parser: Http1RequestParser;
   private readonly model: HeadBufferModel;
   private readonly info: ConnectionInfo & { requests: number };
-  private timer: NodeJS.Timeout | null = null;
+  private readonly deadline = new Deadline();
+  /** What the phases need from the worker, made at the first request (services never change). */
+  private env: PipelineEnv | null = null;
   private headTimerArmed = false;
   private stash: Buffer | null = null;
   private request: RequestState | null = null;
@@ -236,6 +239,7 @@ export class WebConnection {
       return;
     }
     if (this.body !== null && !this.body.complete) this.body.fail(new RequestBodyError(400, 'client prematurely closed connection'));
+    this.request?.clientClosed();
   }
 
   private pauseInput(): void {
@@ -344,8 +348,11 @@ export class WebConnection {
   }
 
   private pipelineEnv(): PipelineEnv {
-    const site: Site = this.services.site;
-    return { matcher: (server) => site.matcher(server), files: this.services.files, serverVersion: this.services.serverVersion };
+    if (this.env === null) {
+      const site: Site = this.services.site;
+      this.env = { matcher: (server) => site.matcher(server), files: this.services.files, serverVersion: this.services.serverVersion };
+    }
+    return this.env;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -605,10 +612,7 @@ export class WebConnection {
   // Timers and closing
 
   private arm(ms: number, onFire: () => void): void {
-    this.clearTimer();
-    if (ms <= 0) return;
-    this.timer = setTimeout(onFire, ms);
-    this.timer.unref();
+    this.deadline.set(ms, onFire);
   }
 
   private armSendTimer(ms: number): void {
@@ -619,14 +623,11 @@ export class WebConnection {
   }
 
   private refreshTimer(): void {
-    this.timer?.refresh();
+    this.deadline.restart();
   }
 
   private clearTimer(): void {
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    this.deadline.clear();
   }
 
   /** nginx's lingering close: stop sending, read and drop what comes, close soon. */
@@ -646,12 +647,13 @@ export class WebConnection {
   private cleanup(): void {
     if (this.closed) return;
     this.closed = true;
-    this.clearTimer();
+    this.deadline.dispose();
     this.setState(State.Closing);
     this.services.counters.active--;
     const r = this.request;
     if (r !== null) {
       this.body?.fail(new RequestBodyError(499, 'client closed connection'));
+      r.clientClosed();
       this.request = null;
       r.finish();
     }

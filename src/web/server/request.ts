@@ -89,6 +89,8 @@ export class RequestState implements RequestContext {
   readonly modules: WebModules;
   readonly config: NginxConfig;
   readonly variables = new Map<string, string>();
+  private readonly gone = new AbortController();
+  readonly clientGone: AbortSignal = this.gone.signal;
 
   method: string;
   uri: string;
@@ -149,6 +151,11 @@ export class RequestState implements RequestContext {
   /** HEAD asks for the headers only; an error_page redirect keeps HEAD as HEAD. */
   get headerOnly(): boolean {
     return this.method === 'HEAD';
+  }
+
+  /** The connection saw the client close (EOF or a dropped socket) before the response ended. */
+  clientClosed(): void {
+    this.gone.abort();
   }
 
   onDone(cleanup: () => void): void {

@@ -47,6 +47,8 @@ export function createPassHandler(_config: NginxConfig, env: ModuleEnv, options:
 class Pass implements PassHandler {
   readonly name = 'upstream';
   private readonly clients = new Map<string, PassClient>();
+  /** The generation retired: its error log is closed, so clients closing late log nothing. */
+  private closed = false;
 
   constructor(
     private readonly env: ModuleEnv,
@@ -58,6 +60,7 @@ class Pass implements PassHandler {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const clients = [...this.clients.values()];
     this.clients.clear();
     await Promise.allSettled(clients.map((client) => client.close()));
@@ -142,8 +145,13 @@ class Pass implements PassHandler {
     };
     const state = new UpstreamState(ctx);
     const abort = new AbortController();
-    // The request ends (the client went away, or the response was sent): stop what is in flight.
+    // The request ends or the client goes away (nginx's check_broken_connection): stop what is in flight.
     ctx.onDone(() => abort.abort());
+    const gone = ctx.clientGone;
+    if (gone !== undefined) {
+      if (gone.aborted) abort.abort();
+      else gone.addEventListener('abort', () => abort.abort(), { once: true });
+    }
     const started = performance.now();
 
     for (let attempt = 1; ; attempt++) {
@@ -162,6 +170,8 @@ class Pass implements PassHandler {
         if (abort.signal.aborted) {
           selection.done(peer, 'released');
           state.end(index, 499);
+          const phase = error instanceof UpstreamError ? phaseAction(error.phase) : 'connecting to upstream';
+          this.logUpstream(ctx, 'info', 'client prematurely closed connection', phase, error instanceof UpstreamError ? error.peer : peer.name);
           return { kind: 'status', status: 499 };
         }
         const verdict = this.failed(ctx, error);
@@ -180,7 +190,7 @@ class Pass implements PassHandler {
         continue;
       }
       selection.done(peer, 'ok');
-      return this.respond(ctx, module, settings, response, state, index);
+      return this.respond(ctx, module, settings, response, state, index, abort.signal);
     }
   }
 
@@ -212,6 +222,7 @@ class Pass implements PassHandler {
     response: PassResponse,
     state: UpstreamState,
     index: number,
+    signal: AbortSignal,
   ): ContentResult {
     const status = response.status;
     if (status === 101 && response.upgrade !== undefined) {
@@ -236,7 +247,7 @@ class Pass implements PassHandler {
       void drain(upstreamBody, onEnd);
       outgoing = { status, headers, body: { kind: 'none' } };
     } else {
-      outgoing = { status, headers, body: { kind: 'stream', chunks: passedBody(upstreamBody, settings, onEnd) } };
+      outgoing = { status, headers, body: { kind: 'stream', chunks: passedBody(upstreamBody, settings, onEnd, signal) } };
     }
     return { kind: 'response', response: outgoing };
   }
@@ -253,7 +264,9 @@ class Pass implements PassHandler {
         void oldest.close();
       }
       const errorLog = this.env.errorLog;
-      client = module.createClient(peer, settings, group.conf, (level, message) => errorLog.log(level, message));
+      client = module.createClient(peer, settings, group.conf, (level, message) => {
+        if (!this.closed) errorLog.log(level, message);
+      });
       this.clients.set(key, client);
     }
     return client;

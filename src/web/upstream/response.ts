@@ -41,14 +41,21 @@ export function passedHeaders(ctx: RequestContext, response: PassResponse, setti
 /** Where the body's end is reported: bytes received, or the error that cut it short. */
 export type BodyEnd = (bytes: number, error: unknown) => void;
 
-/** The body as the connection writes it, following it to its end. */
-export function passedBody(body: AsyncIterable<Buffer> & { cancel(): void }, settings: PassSettings, onEnd: BodyEnd): AsyncIterable<Buffer> {
-  if (!settings.buffering) return counted(body, onEnd);
+/** The body as the connection writes it, following it to its end. `signal` (the client went
+ *  away) cancels the upstream body, and the writer sees an error, never a complete body. */
+export function passedBody(body: AsyncIterable<Buffer> & { cancel(): void }, settings: PassSettings, onEnd: BodyEnd, signal: AbortSignal): AsyncIterable<Buffer> {
+  const stop = (): void => body.cancel();
+  if (signal.aborted) stop();
+  else signal.addEventListener('abort', stop, { once: true });
+  const cut = (): void => {
+    if (signal.aborted) throw new Error('the client closed the connection');
+  };
+  if (!settings.buffering) return counted(body, onEnd, cut);
   const limit = Math.max(MIN_READ_AHEAD, settings.buffers.number * settings.buffers.size + settings.bufferSize);
-  return readAhead(body, limit, onEnd);
+  return readAhead(body, limit, onEnd, cut);
 }
 
-async function* counted(body: AsyncIterable<Buffer>, onEnd: BodyEnd): AsyncIterable<Buffer> {
+async function* counted(body: AsyncIterable<Buffer>, onEnd: BodyEnd, cut: () => void): AsyncIterable<Buffer> {
   let bytes = 0;
   let failure: unknown = null;
   try {
@@ -56,6 +63,7 @@ async function* counted(body: AsyncIterable<Buffer>, onEnd: BodyEnd): AsyncItera
       bytes += chunk.length;
       yield chunk;
     }
+    cut();
   } catch (error) {
     failure = error;
     throw error;
@@ -69,7 +77,7 @@ async function* counted(body: AsyncIterable<Buffer>, onEnd: BodyEnd): AsyncItera
  * queue to the writer at the client's pace. The writer's `return()` (the client went away)
  * cancels the upstream body.
  */
-function readAhead(body: AsyncIterable<Buffer> & { cancel(): void }, limit: number, onEnd: BodyEnd): AsyncIterable<Buffer> {
+function readAhead(body: AsyncIterable<Buffer> & { cancel(): void }, limit: number, onEnd: BodyEnd, cut: () => void): AsyncIterable<Buffer> {
   const queue: Buffer[] = [];
   let queued = 0;
   let bytes = 0;
@@ -93,6 +101,7 @@ function readAhead(body: AsyncIterable<Buffer> & { cancel(): void }, limit: numb
         while (queued >= limit && !done) await new Promise<void>((resolve) => (wakePump = resolve));
         if (done) break;
       }
+      cut();
     } catch (error) {
       failure = error;
     }

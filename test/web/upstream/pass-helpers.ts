@@ -22,7 +22,7 @@ export interface EchoApp {
 }
 
 /** An app that answers JSON: the environ keys above, the body's length and sha256, its `name`.
- *  `/status/NNN` answers that status; `/slow?ms=N` waits first. */
+ *  a path ending in `/status/NNN` answers that status; `/slow?ms=N` waits first. */
 export function echoApp(name: string): EchoApp {
   const seen = { count: 0, postsStarted: 0, posts: 0 };
   const app: App = async (environ: Environ, startResponse) => {
@@ -39,7 +39,7 @@ export function echoApp(name: string): EchoApp {
     const query = new URLSearchParams(String(environ.QUERY_STRING ?? ''));
     const wait = Number(query.get('ms') ?? 0);
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    const status = path.startsWith('/status/') ? path.slice('/status/'.length) : '200';
+    const status = /\/status\/(\d{3})$/.exec(path)?.[1] ?? '200';
     const doc: Record<string, unknown> = { name, body_length: length, body_sha256: hash.digest('hex'), posts: seen.posts, posts_started: seen.postsStarted };
     for (const key of KEYS) if (key in environ) doc[key] = environ[key];
     const text = JSON.stringify(doc);
