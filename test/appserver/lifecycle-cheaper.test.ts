@@ -119,7 +119,8 @@ describe('tsgi serve --cheaper', () => {
       const last = await stats();
       assert.equal(running(last), 1, server.output());
       assert.deepEqual(last.workers.map((w) => w.status), ['idle', 'cheap', 'cheap']);
-      assert.ok(last.workers[1]!.respawn_count >= 1 && last.workers[1]!.requests > 0, 'a cheap id keeps its counters');
+      // Either spawned id may have taken the load's requests (the kernel picks the acceptor).
+      assert.ok(last.workers.slice(1).some((w) => w.respawn_count >= 1 && w.requests > 0), 'a cheap id keeps its counters');
     } finally {
       await server.stop();
     }
