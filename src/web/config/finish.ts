@@ -176,6 +176,13 @@ export function finishHttp(http: HttpBuilder, d: Directive, env: DefaultsEnv, wa
     }
   }
 
+  // ngx_http_upstream_init_round_robin (every balancer starts from it): a group needs a server
+  // that is not a backup.
+  for (const group of http.upstreams) {
+    if (group.implicit || group.servers.length === 0 || group.servers.some((server) => !server.backup)) continue;
+    const origin: ConfigOrigin = { kind: 'file', file: group.position.file ?? '', line: group.position.line };
+    throw new NginxConfigError(NginxConfigErrorCode.InvalidValue, `no servers in upstream "${group.name}"`, origin);
+  }
   // ngx_http_upstream_module: a group made by `*_pass ADDRESS` needs a port (or a UNIX path).
   for (const group of http.upstreams) {
     if (!group.implicit || group.servers.length > 0) continue;

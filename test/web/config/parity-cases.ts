@@ -267,6 +267,7 @@ export const PARITY_CASES: Readonly<Record<string, ConfigCase>> = {
   'group claimed after a pass with port': { conf: E.http('server { listen 8081; location / { uwsgi_pass backend:8080; } }\nupstream backend { server 127.0.0.1; }') },
   'duplicate upstream': { conf: 'http {\n  upstream u { server 1.2.3.4; }\n  upstream u { server 1.2.3.5; }\n}\n' },
   'empty upstream': { conf: E.http('upstream u { }') },
+  'upstream of backups only': { conf: E.http('upstream u {\n  server 127.0.0.1:8080 backup;\n}\nserver { location / { uwsgi_pass u; } }') },
   'upstream server parameter': { conf: E.http('upstream u { server 127.0.0.1 weight=0; }') },
   'upstream server unknown parameter': { conf: E.http('upstream u { server 127.0.0.1 slow_start=10s; }') },
   'upstream server port': { conf: E.http('upstream u { server 127.0.0.1:x; }') },
