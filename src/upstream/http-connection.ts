@@ -24,7 +24,7 @@ import { createReadStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Http1ResponseDecoder, type Http1ResponseHandlers, type ResponseHead } from '../protocols/http1-response.js';
 import { UpstreamConnection, type ConnectionOwner } from './connection.js';
-import { UpstreamError, type UpstreamErrorCode, type UpstreamPhase } from './errors.js';
+import { UpstreamError, phaseAction, type UpstreamErrorCode, type UpstreamPhase } from './errors.js';
 import type { Peer } from './peer.js';
 import type { Poolable } from './pool.js';
 import { RAW_BODY, sendRequest, type BodyFraming } from './request-body.js';
@@ -106,6 +106,8 @@ export class HttpConnection implements ConnectionOwner, BodySource, Http1Respons
 
   // ---- the request in progress (reset by start) ----
   private keepAlive = false;
+  /** The request-target, for error messages. */
+  private target = '';
   private sent = false;
   private settled = true;
   private headSeen = false;
@@ -152,6 +154,7 @@ export class HttpConnection implements ConnectionOwner, BodySource, Http1Respons
   start(request: HttpRequest, body: HttpBody, signal: AbortSignal | null): Promise<HttpResponse> {
     this.requests++;
     this.keepAlive = request.keepAlive;
+    this.target = request.target;
     this.sent = false;
     this.settled = false;
     this.headSeen = false;
@@ -361,7 +364,8 @@ export class HttpConnection implements ConnectionOwner, BodySource, Http1Respons
     if (keep) this.hooks.onReusable(this);
   }
 
-  private fail(error: UpstreamError): void {
+  private fail(failure: UpstreamError): void {
+    const error = this.withUri(failure);
     this.settle();
     this.close();
     const body = this.body;
@@ -371,6 +375,20 @@ export class HttpConnection implements ConnectionOwner, BodySource, Http1Respons
     this.rejectHead = null;
     if (reject !== null) reject(error);
     else body?.fail(error);
+  }
+
+  /**
+   * nginx names a proxied upstream with the URI it was sent ("http://127.0.0.1:8080/app/x",
+   * "http://unix:/run/a.sock:/x": ngx_http_log_error_handler prints schema, peer and u->uri);
+   * the socket's errors only know the peer.
+   */
+  private withUri(error: UpstreamError): UpstreamError {
+    if (error.peer !== this.peerName || this.target === '') return error;
+    const suffix = ` while ${phaseAction(error.phase)}, upstream: "${error.peer}"`;
+    if (!error.message.endsWith(suffix)) return error;
+    const what = error.message.slice(0, -suffix.length);
+    const separator = this.peerName.startsWith('http://unix:') ? ':' : '';
+    return new UpstreamError(error.code, what, error.phase, `${this.peerName}${separator}${this.target}`, { cause: error.cause });
   }
 
   private settle(): void {

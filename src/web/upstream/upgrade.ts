@@ -27,7 +27,7 @@ export function upgradeTakeover(ctx: RequestContext, response: PassResponse, hea
   };
 }
 
-/** Copies both ways with backpressure; either side's end or error closes both. */
+/** Copies both ways with backpressure; either side's end (once flushed to the other) or error closes both. */
 function join(a: Socket, b: Socket): void {
   const close = (): void => {
     a.destroy();
@@ -43,7 +43,10 @@ function join(a: Socket, b: Socket): void {
         to.once('drain', () => from.resume());
       }
     });
-    from.on('end', () => to.end());
+    // nginx finalizes an upgraded request once either side reaches EOF and what it sent is
+    // flushed (ngx_http_upstream_process_upgraded): a half-open peer (Node's http server keeps
+    // its side open after our FIN) must not keep both sockets forever.
+    from.on('end', () => to.end(close));
     from.on('error', close);
     from.on('close', close);
   }
