@@ -229,6 +229,19 @@ class Pass implements PassHandler {
       state.end(index, status);
       return upgradeTakeover(ctx, response, passedHeaders(ctx, response, settings, module.hiddenHeaders));
     }
+    const redirect = accelRedirect(response, settings);
+    if (redirect !== null) {
+      // ngx_http_upstream_process_headers: the peer's body is dropped and the request goes on
+      // at the URI (or named location) it names, as a GET unless it is a HEAD.
+      response.body.cancel();
+      state.end(index, status);
+      if (ctx.method !== 'HEAD') ctx.method = 'GET';
+      if (redirect.startsWith('@')) return { kind: 'namedLocation', name: redirect };
+      const question = redirect.indexOf('?');
+      return question < 0
+        ? { kind: 'internalRedirect', uri: redirect, args: '' }
+        : { kind: 'internalRedirect', uri: redirect.slice(0, question), args: redirect.slice(question + 1) };
+    }
     if (settings.interceptErrors && status >= 300 && ctx.loc.settings.errorPages.some((page) => page.status === status)) {
       response.body.cancel();
       state.end(index, status);
@@ -285,6 +298,18 @@ class Pass implements PassHandler {
     if (log instanceof ErrorLogWriter) log.log(level, message, ctx, { action, upstream });
     else log.log(level, `${message} while ${action}, upstream: "${upstream}"`, ctx);
   }
+}
+
+/** X-Accel-Redirect's target, unless `*_ignore_headers X-Accel-Redirect`. */
+function accelRedirect(response: PassResponse, settings: PassSettings): string | null {
+  if (settings.ignoreHeaders.some((name) => name.toLowerCase() === 'x-accel-redirect')) return null;
+  const list = response.headers;
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    if (list[i]!.toLowerCase() !== 'x-accel-redirect') continue;
+    const target = list[i + 1]!;
+    return target.startsWith('/') || target.startsWith('@') ? target : null;
+  }
+  return null;
 }
 
 async function drain(body: AsyncIterable<Buffer>, onEnd: (bytes: number, error: unknown) => void): Promise<void> {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startWeb, type RunningWeb } from '../server/tsgi-web.js';
 import { freePort } from '../../helpers/nginx.js';
-import { CONF_DIR, echoApp, get, portOf, rawPeer, startApp } from './pass-helpers.js';
+import { echoApp, get, portOf, rawPeer, startApp } from './pass-helpers.js';
 import type { ServerHandle } from '../../../src/appserver/serve.js';
 
 const LOG_FORMAT = `log_format up '$request_method $uri|$upstream_addr|$upstream_status|$upstream_response_time|$upstream_header_time|$upstream_connect_time';`;
@@ -40,7 +40,7 @@ describe('uwsgi_pass to an upstream of three app servers', () => {
         listen 127.0.0.1:PORT;
         access_log DIR/up.log up;
         location / {
-          include ${CONF_DIR}uwsgi_params;
+          include uwsgi_params;
           uwsgi_pass app_servers;
         }
       }`);
@@ -84,7 +84,7 @@ describe('uwsgi_next_upstream conditions', () => {
     const web = await startWeb(`
       ${LOG_FORMAT}
       upstream pair { server 127.0.0.1:${closer.port} max_fails=0; server 127.0.0.1:${portOf(good)} max_fails=0; }
-      server { listen 127.0.0.1:PORT; access_log DIR/up.log up; location / { include ${CONF_DIR}uwsgi_params; uwsgi_pass pair; } }`);
+      server { listen 127.0.0.1:PORT; access_log DIR/up.log up; location / { include uwsgi_params; uwsgi_pass pair; } }`);
     try {
       const results: string[] = [];
       for (let i = 0; i < 4; i++) {
@@ -114,7 +114,7 @@ describe('uwsgi_next_upstream conditions', () => {
       server {
         listen 127.0.0.1:PORT;
         access_log DIR/up.log up;
-        location / { include ${CONF_DIR}uwsgi_params; uwsgi_next_upstream error timeout http_503; uwsgi_pass twice; }
+        location / { include uwsgi_params; uwsgi_next_upstream error timeout http_503; uwsgi_pass twice; }
       }`);
     try {
       const reply = await get(web.port, '/status/503');

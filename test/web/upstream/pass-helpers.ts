@@ -109,4 +109,5 @@ export async function rawPeer(behave: (socket: Socket) => void): Promise<{ port:
   };
 }
 
+/** tsgi's shipped conf/ (uwsgi_params...), for configs that name it by absolute path. */
 export const CONF_DIR = new URL('../../../conf/', import.meta.url).pathname;

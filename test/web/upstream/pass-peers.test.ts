@@ -14,7 +14,7 @@ import { startWeb, type RunningWeb } from '../server/tsgi-web.js';
 import { freePort } from '../../helpers/nginx.js';
 import { pythonSkip } from '../../python/harness.js';
 import { FIXTURES, phpFpmPeer, runUntilListening, startPhpFpm, uwsgiPeer, type RunningPhpFpm } from '../../upstream/real-peers.js';
-import { CONF_DIR, echoApp, get, portOf, startApp } from './pass-helpers.js';
+import { echoApp, get, portOf, startApp } from './pass-helpers.js';
 import type { ServerHandle } from '../../../src/appserver/serve.js';
 
 const FLASK_DIR = fileURLToPath(new URL('../../fixtures/python/', import.meta.url));
@@ -43,9 +43,9 @@ describe('uwsgi_pass to real uWSGI serving Flask', { skip: flaskSkip }, () => {
     web = await startWeb(`
       server {
         listen 127.0.0.1:PORT;
-        location / { include ${CONF_DIR}uwsgi_params; uwsgi_pass 127.0.0.1:${port}; }
+        location / { include uwsgi_params; uwsgi_pass 127.0.0.1:${port}; }
         location /myapp {
-          include ${CONF_DIR}uwsgi_params;
+          include uwsgi_params;
           uwsgi_param SCRIPT_NAME /myapp;
           uwsgi_pass 127.0.0.1:${port};
         }
@@ -96,14 +96,14 @@ describe('fastcgi_pass to php-fpm', { skip: 'skip' in php ? php.skip : false }, 
         root ${FIXTURES};
         location ~ ^(.+\\.php)(/.*)?$ {
           fastcgi_split_path_info ^(.+\\.php)(/.*)$;
-          include ${CONF_DIR}fastcgi_params;
+          include fastcgi_params;
           fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
           fastcgi_param PATH_INFO $fastcgi_path_info;
           fastcgi_keep_conn on;
           fastcgi_pass fpm;
         }
         location /dir/ {
-          include ${CONF_DIR}fastcgi_params;
+          include fastcgi_params;
           fastcgi_index echo.php;
           fastcgi_param SCRIPT_FILENAME ${FIXTURES}echo.php;
           fastcgi_param X_SCRIPT $fastcgi_script_name;
@@ -158,7 +158,7 @@ describe('scgi_pass to tsgi serve --scgi-socket', () => {
     web = await startWeb(`
       server {
         listen 127.0.0.1:PORT;
-        location / { include ${CONF_DIR}scgi_params; scgi_pass 127.0.0.1:${portOf(appServer)}; }
+        location / { include scgi_params; scgi_pass 127.0.0.1:${portOf(appServer)}; }
       }`);
   });
   after(async () => {

@@ -11,7 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { startWeb, type RunningWeb } from '../server/tsgi-web.js';
 import { readAll } from '../../helpers/net.js';
-import { CONF_DIR, echoApp, get, portOf, startApp, type EchoApp } from './pass-helpers.js';
+import { echoApp, get, portOf, startApp, type EchoApp } from './pass-helpers.js';
 import type { ServerHandle } from '../../../src/appserver/serve.js';
 
 /** Every file under `dir`, recursively. */
@@ -51,7 +51,7 @@ describe('request body buffering for uwsgi_pass', () => {
       client_body_temp_path DIR/body 1 2;
       server {
         listen 127.0.0.1:PORT;
-        location / { include ${CONF_DIR}uwsgi_params; uwsgi_pass 127.0.0.1:${portOf(appServer)}; }
+        location / { include uwsgi_params; uwsgi_pass 127.0.0.1:${portOf(appServer)}; }
       }`);
     temp = join(web.dir, 'body');
   });

@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { startWeb } from '../server/tsgi-web.js';
 import { freePort } from '../../helpers/nginx.js';
 import { readUntil } from '../../helpers/net.js';
-import { CONF_DIR, echoApp, get, portOf, rawPeer, startApp } from './pass-helpers.js';
+import { echoApp, get, portOf, rawPeer, startApp } from './pass-helpers.js';
 
 /** A uwsgi peer answering every request with `head` and then `body` (raw HTTP, as uWSGI does). */
 function answering(head: string, body: Buffer = Buffer.alloc(0), keepOpen = false) {
@@ -96,8 +96,8 @@ describe('uwsgi_pass responses', () => {
       listen 127.0.0.1:PORT;
       error_page 404 /custom404;
       location = /custom404 { return 200 "custom page"; }
-      location /on { uwsgi_intercept_errors on; include ${CONF_DIR}uwsgi_params; uwsgi_pass 127.0.0.1:${portOf(app)}; }
-      location /off { include ${CONF_DIR}uwsgi_params; uwsgi_pass 127.0.0.1:${portOf(app)}; }
+      location /on { uwsgi_intercept_errors on; include uwsgi_params; uwsgi_pass 127.0.0.1:${portOf(app)}; }
+      location /off { include uwsgi_params; uwsgi_pass 127.0.0.1:${portOf(app)}; }
     }`);
     try {
       const on = await get(web.port, '/on/status/404');
@@ -109,6 +109,23 @@ describe('uwsgi_pass responses', () => {
     } finally {
       await web.stop();
       await app.close(100);
+    }
+  });
+
+  it('follows X-Accel-Redirect to an internal location, unless uwsgi_ignore_headers names it', async () => {
+    const peer = await answering('HTTP/1.1 200 OK\r\nX-Accel-Redirect: /protected/file.txt?x=1\r\nContent-Length: 4\r\n\r\nnope');
+    const web = await startWeb(`server {
+      listen 127.0.0.1:PORT;
+      location /protected/ { internal; return 200 "internal $uri $args $request_method"; }
+      location / { uwsgi_pass 127.0.0.1:${peer.port}; }
+      location /ignore { uwsgi_ignore_headers X-Accel-Redirect; uwsgi_pass 127.0.0.1:${peer.port}; }
+    }`);
+    try {
+      assert.equal((await get(web.port, '/download', { method: 'POST', body: 'x' })).body.toString(), 'internal /protected/file.txt x=1 GET');
+      assert.equal((await get(web.port, '/ignore')).body.toString(), 'nope');
+    } finally {
+      await web.stop();
+      await peer.close();
     }
   });
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startWeb, type RunningWeb } from '../server/tsgi-web.js';
 import { freePort } from '../../helpers/nginx.js';
-import { CONF_DIR, echoApp, get, portOf, rawPeer, startApp } from './pass-helpers.js';
+import { echoApp, get, portOf, rawPeer, startApp } from './pass-helpers.js';
 import type { ServerHandle } from '../../../src/appserver/serve.js';
 
 describe('uwsgi_pass to tsgi serve --socket', () => {
@@ -34,17 +34,17 @@ describe('uwsgi_pass to tsgi serve --socket', () => {
 
         # Seed 000, as written.
         location / {
-          include ${CONF_DIR}uwsgi_params;
+          include uwsgi_params;
           uwsgi_pass 127.0.0.1:${appPort};
         }
         # Seed 000's /myapp, over the UNIX socket.
         location /myapp {
-          include ${CONF_DIR}uwsgi_params;
+          include uwsgi_params;
           uwsgi_param SCRIPT_NAME /myapp;
           uwsgi_pass unix:${socketPath};
         }
         location /mod {
-          include ${CONF_DIR}uwsgi_params;
+          include uwsgi_params;
           uwsgi_param SCRIPT_NAME /mod;
           uwsgi_modifier1 30;
           uwsgi_pass 127.0.0.1:${appPort};
