@@ -89,8 +89,20 @@ export class RequestState implements RequestContext {
   readonly modules: WebModules;
   readonly config: NginxConfig;
   readonly variables = new Map<string, string>();
-  private readonly gone = new AbortController();
-  readonly clientGone: AbortSignal = this.gone.signal;
+  /**
+   * Made when a handler asks for clientGone: an AbortController costs ~4 µs, a third of what a
+   * small static response costs in all, and only *_pass handlers listen.
+   */
+  private gone: AbortController | null = null;
+  private goneAlready = false;
+
+  get clientGone(): AbortSignal {
+    if (this.gone === null) {
+      this.gone = new AbortController();
+      if (this.goneAlready) this.gone.abort();
+    }
+    return this.gone.signal;
+  }
 
   method: string;
   uri: string;
@@ -155,7 +167,8 @@ export class RequestState implements RequestContext {
 
   /** The connection saw the client close (EOF or a dropped socket) before the response ended. */
   clientClosed(): void {
-    this.gone.abort();
+    this.goneAlready = true;
+    this.gone?.abort();
   }
 
   onDone(cleanup: () => void): void {
