@@ -2,7 +2,7 @@
  * A request body's temp file under client_body_temp_path, as nginx's ngx_create_temp_file makes
  * it: a ten-digit number for a name, placed in the `levels` subdirectories taken from the end of
  * the name (`levels 1 2`: `PATH/7/45/0000000457`... digits from the right), created 0600 and
- * never reused (O_EXCL, next number on a clash). nginx creates the directories at start; here
+ * never reused (O_EXCL, next number on a clash), opened for reading too (response buffers). nginx creates the directories at start; here
  * they are made on first use, so a configuration that never spills leaves no directory behind.
  */
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
@@ -35,7 +35,7 @@ export async function createTempFile(base: string, levels: readonly number[]): P
   for (let clash = 0; ; ) {
     const path = tempFilePath(base, levels, nextNumber);
     try {
-      const handle = await open(path, 'wx', 0o600);
+      const handle = await open(path, 'wx+', 0o600);
       nextNumber++;
       return { path, handle };
     } catch (error) {

@@ -1,12 +1,15 @@
 /**
- * The response side of uwsgi_pass: large bodies with buffering on and off, a client that leaves
+ * The response side of uwsgi_pass: large bodies with buffering on and off, a response held for
+ * a client that reads nothing (memory, then a temp file), a client that leaves
  * early (the upstream connection is closed at once), hidden and passed headers,
  * uwsgi_intercept_errors, a pass target with variables, and next_upstream_timeout.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { startWeb } from '../server/tsgi-web.js';
 import { freePort } from '../../helpers/nginx.js';
 import { readUntil } from '../../helpers/net.js';
@@ -41,6 +44,43 @@ describe('uwsgi_pass responses', () => {
         assert.equal(reply.headers['content-length'], String(body.length));
         assert.equal(createHash('sha256').update(reply.body).digest('hex'), digest, path);
       }
+    } finally {
+      await web.stop();
+      await peer.close();
+    }
+  });
+
+  it('with uwsgi_buffering on, takes the whole response from the peer while the client reads nothing (memory, then uwsgi_temp_path)', async () => {
+    const body = Buffer.alloc(24 * 1024 * 1024);
+    for (let i = 0; i < body.length; i += 4096) body.writeUInt32LE(i, i);
+    let upstreamDone = false;
+    const peer = await rawPeer((socket) => {
+      socket.once('data', () => {
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+        socket.end(body, () => (upstreamDone = true));
+      });
+    });
+    const web = await startWeb(`server { listen 127.0.0.1:PORT; location / { uwsgi_temp_path DIR/uwsgi_temp 1; uwsgi_pass 127.0.0.1:${peer.port}; } }`);
+    try {
+      const client = connect(web.port, '127.0.0.1');
+      client.pause();
+      client.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const temp = join(web.dir, 'uwsgi_temp');
+      const tempFiles = (): string[] =>
+        existsSync(temp) ? readdirSync(temp, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name) : [];
+      const started = Date.now();
+      while (!(upstreamDone && tempFiles().length === 1) && Date.now() - started < 5000) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(upstreamDone, 'the peer wrote its whole response while the client read nothing');
+      assert.equal(tempFiles().length, 1, 'the part past the memory buffer went to a temp file');
+      const parts: Buffer[] = [];
+      client.on('data', (chunk: Buffer) => parts.push(chunk));
+      client.resume();
+      await new Promise((resolve) => client.on('end', resolve));
+      const text = Buffer.concat(parts);
+      const received = text.subarray(text.indexOf('\r\n\r\n') + 4);
+      assert.equal(createHash('sha256').update(received).digest('hex'), createHash('sha256').update(body).digest('hex'));
+      while (tempFiles().length > 0 && Date.now() - started < 5000) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(tempFiles(), [], 'the temp file is removed once sent');
     } finally {
       await web.stop();
       await peer.close();
