@@ -262,6 +262,12 @@ class Master {
   /** HUP: graceful reload. A new generation starts; when all of it accepts, the old one drains. */
   private handleHup(): void {
     if (this.state !== 'running') return;
+    // As uWSGI's grace_them_all(): a reload under way absorbs the next request for one, so that
+    // --py-autoreload, where every worker signals the same edit, reloads once.
+    if (this.reloading) {
+      this.say(`...a graceful reload (generation ${this.generation}) is already in progress: SIGHUP ignored...`);
+      return;
+    }
     this.generation++;
     this.reloading = true;
     this.say(`...gracefully reloading workers (generation ${this.generation})...`);

@@ -1,0 +1,107 @@
+/**
+ * --py-autoreload N with real Python workers behind the --http router: an edited module is seen
+ * within N seconds, logged with uWSGI's line, and the master's graceful reload swaps the workers
+ * while a steady stream of requests runs; none of them fails. A module named by
+ * --py-auto-reload-ignore is not watched.
+ */
+import { before, after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runTsgi, waitForUrl, type Running } from '../helpers/process.js';
+import { freePort } from '../helpers/nginx.js';
+import { pythonSkip } from './harness.js';
+
+const skip = pythonSkip();
+
+const APP = `import greeting
+import ignored
+
+
+def application(environ, start_response):
+    body = ('%s %s' % (greeting.TEXT, ignored.TEXT)).encode()
+    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
+    return [body]
+`;
+
+/** Writes a module and moves its mtime forward, so the change is visible whatever the clock's grain. */
+function writeModule(dir: string, name: string, text: string, ageSeconds: number): void {
+  const file = join(dir, `${name}.py`);
+  writeFileSync(file, `TEXT = ${JSON.stringify(text)}\n`);
+  const when = Date.now() / 1000 + ageSeconds;
+  utimesSync(file, when, when);
+}
+
+describe('tsgi serve --py-autoreload', { skip }, () => {
+  let dir: string;
+  let tsgi: Running;
+  let url: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tsgi-autoreload-'));
+    writeFileSync(join(dir, 'app.py'), APP);
+    writeModule(dir, 'greeting', 'v1', -10);
+    writeModule(dir, 'ignored', 'i1', -10);
+    const port = await freePort();
+    tsgi = runTsgi([
+      '--http', `127.0.0.1:${port}`, '--chdir', dir, '--wsgi-file', 'app.py',
+      '--master', '--processes', '2', '--py-autoreload', '1', '--py-auto-reload-ignore', 'ignored',
+    ]);
+    url = await waitForUrl(tsgi, 20_000);
+    // Both workers have started their reloader (it records the files when it starts).
+    const started = Date.now();
+    while ((tsgi.output().match(/Python auto-reloader enabled/g) ?? []).length < 2 && Date.now() - started < 10_000) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  });
+
+  after(async () => {
+    await tsgi?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an ignored module does not reload; an edited one does, with no failed request', async () => {
+    assert.equal(await (await fetch(url)).text(), 'v1 i1');
+
+    writeModule(dir, 'ignored', 'i2', 0);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.doesNotMatch(tsgi.output(), /has been modified/, 'a --py-auto-reload-ignore module is not watched');
+    assert.equal(await (await fetch(url)).text(), 'v1 i1');
+
+    const failures: string[] = [];
+    const bodies = new Set<string>();
+    let running = true;
+    const load = async (): Promise<void> => {
+      while (running) {
+        try {
+          const res = await fetch(url);
+          const body = await res.text();
+          if (res.status !== 200) failures.push(`${res.status} ${body}`);
+          else bodies.add(body);
+        } catch (error) {
+          failures.push(String(error));
+        }
+      }
+    };
+    const clients = [load(), load(), load()];
+    writeModule(dir, 'greeting', 'v2', 0);
+    const edited = Date.now();
+    while (!bodies.has('v2 i2') && Date.now() - edited < 8000) await new Promise((resolve) => setTimeout(resolve, 50));
+    const seenAfter = Date.now() - edited;
+    // Keep the load on until the old workers have drained.
+    const settled = Date.now();
+    while (!/reload complete/.test(tsgi.output()) && Date.now() - settled < 8000) await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    running = false;
+    await Promise.all(clients);
+
+    const log = tsgi.output();
+    assert.ok(bodies.has('v2 i2'), `the new code answered within 8 s:\n${log}`);
+    assert.ok(seenAfter < 5000, `the new code answered after ${seenAfter} ms`);
+    assert.match(log, new RegExp(`\\[uwsgi-python-reloader\\] module/file ${dir}/greeting\\.py has been modified`));
+    assert.match(log, /gracefully reloading workers/);
+    assert.deepEqual(failures, [], 'no request failed during the reload');
+    assert.equal(await (await fetch(url)).text(), 'v2 i2');
+  });
+});
