@@ -144,14 +144,9 @@ class Pass implements PassHandler {
       streamedBody: body.kind === 'stream',
     };
     const state = new UpstreamState(ctx);
-    const abort = new AbortController();
-    // The request ends or the client goes away (nginx's check_broken_connection): stop what is in flight.
-    ctx.onDone(() => abort.abort());
-    const gone = ctx.clientGone;
-    if (gone !== undefined) {
-      if (gone.aborted) abort.abort();
-      else gone.addEventListener('abort', () => abort.abort(), { once: true });
-    }
+    // The client going away (nginx's check_broken_connection, or the connection dropping) stops
+    // what is in flight; a request that ends normally has nothing in flight left.
+    const signal = (settings.ignoreClientAbort ? undefined : ctx.clientGone) ?? doneSignal(ctx);
     const started = performance.now();
 
     for (let attempt = 1; ; attempt++) {
@@ -165,13 +160,13 @@ class Pass implements PassHandler {
       const index = state.begin(peer.name);
       let response: PassResponse;
       try {
-        response = await this.client(module, settings, group, peer).request(prepared, body, abort.signal);
+        response = await this.client(module, settings, group, peer).request(prepared, body, signal);
       } catch (error) {
-        if (abort.signal.aborted) {
+        if (signal.aborted) {
           selection.done(peer, 'released');
           state.end(index, 499);
           const phase = error instanceof UpstreamError ? phaseAction(error.phase) : 'connecting to upstream';
-          this.logUpstream(ctx, 'info', 'client prematurely closed connection', phase, error instanceof UpstreamError ? error.peer : peer.name);
+          this.logUpstream(ctx, 'info', 'client prematurely closed connection, so upstream connection is closed too', phase, error instanceof UpstreamError ? error.peer : peer.name);
           return { kind: 'status', status: 499 };
         }
         const verdict = this.failed(ctx, error);
@@ -190,7 +185,7 @@ class Pass implements PassHandler {
         continue;
       }
       selection.done(peer, 'ok');
-      return this.respond(ctx, module, settings, response, state, index, abort.signal);
+      return this.respond(ctx, module, settings, response, state, index, signal);
     }
   }
 
@@ -298,6 +293,13 @@ class Pass implements PassHandler {
     if (log instanceof ErrorLogWriter) log.log(level, message, ctx, { action, upstream });
     else log.log(level, `${message} while ${action}, upstream: "${upstream}"`, ctx);
   }
+}
+
+/** For a context without `clientGone`: aborted when the request ends. */
+function doneSignal(ctx: RequestContext): AbortSignal {
+  const controller = new AbortController();
+  ctx.onDone(() => controller.abort());
+  return controller.signal;
 }
 
 /** X-Accel-Redirect's target, unless `*_ignore_headers X-Accel-Redirect`. */

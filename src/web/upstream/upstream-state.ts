@@ -2,8 +2,8 @@
  * The `$upstream_*` variables of one request (ngx_http_upstream_addr_variable and friends): one
  * entry per attempt, joined with ", " in nginx's formats. Times are seconds with milliseconds;
  * a time never reached (no connection, no header) is "-". The values live in ctx.variables, where
- * the variable engine reads the upstream names (src/web/variables.ts), and are rewritten as the
- * attempts go, so a log line written at any point sees the attempts so far.
+ * the variable engine reads the upstream names (src/web/variables.ts), written when an attempt
+ * ends (failed, or its body read): the access log comes after that.
  */
 import type { RequestContext } from '../request-context.js';
 
@@ -36,7 +36,6 @@ export class UpstreamState {
   /** A new attempt on `addr`; returns its index. */
   begin(addr: string): number {
     this.attempts.push({ addr, startMs: performance.now(), status: null, connectMs: -1, headerMs: -1, responseMs: -1, length: 0 });
-    this.publish();
     return this.attempts.length - 1;
   }
 
@@ -46,7 +45,6 @@ export class UpstreamState {
     a.headerMs = performance.now() - a.startMs;
     a.status = status;
     a.responseMs = a.headerMs;
-    this.publish();
   }
 
   /** The attempt ended (failed, or its body was read to the end): its response time stops. */
