@@ -40,6 +40,7 @@ import threading
 import time
 
 from .exit_codes import EXIT_END, EXIT_OK, EXIT_ORPHANED, EXIT_RELOAD
+from .link import DONTWAIT
 from .log import log, prefix
 from .request import serve_connection
 
@@ -52,6 +53,11 @@ PARENT_CHECK_SECONDS = 1.0
 #: kept router connections per request thread: two, so that the next request is already
 #: waiting when a response ends (one would leave the thread idle for the round trip)
 KEPT_PER_THREAD = 2
+#: what a stopping worker sends on a kept connection instead of a response (docs/protocols.md):
+#: the request the router may have sent on it was not read, so it can go to another worker
+GOODBYE = b'HTTP/1.1 503 Service Unavailable\r\nTsgi-Retry: 1\r\nContent-Length: 0\r\n\r\n'
+#: how long a stopping worker waits for the router to close the connections it said GOODBYE on
+RETIRE_SECONDS = 1.0
 _ONESHOT_IN = getattr(select, 'EPOLLIN', 1) | getattr(select, 'EPOLLONESHOT', 0)
 
 
@@ -130,6 +136,8 @@ class Server(object):
         #: parked fds the poller reported, not yet taken (under accept_lock)
         self.ready = []
         self.keep_limit = KEPT_PER_THREAD * threads
+        #: kept connections told GOODBYE, closed once the router closed its side
+        self.retiring = []
         #: with one thread a parked connection can stay armed (level-triggered): nobody else
         #: could take it while it is served, and re-arming costs an epoll_ctl() per request
         self.rearm = threads > 1 or not self.keeping
@@ -204,7 +212,8 @@ class Server(object):
         if busy:
             log('%s: %d request(s) still running after --worker-reload-mercy %ds: exiting anyway' % (prefix(), len(busy), self.mercy))
         self._close_listener()
-        self._close_parked()
+        self._retire_parked()
+        self._finish_retiring()
         log('%s: ...The work of process %d is done. Seeya!' % (prefix(), os.getpid()))
         if busy:
             # Request threads are still inside the app: interpreter shutdown would wait for
@@ -241,11 +250,15 @@ class Server(object):
                 keep = serve_connection(conn, ctx, may_keep)
             except BaseException as error:  # noqa: B902 - a request thread must survive anything
                 log('%s: unexpected error serving a connection: %r' % (prefix(), error))
-            if keep and not self.stopping:
-                self._park(conn, kept)
-            else:
+            if not keep:
                 self._drop(conn, kept)
-        self._close_parked()
+            elif self.stopping:
+                # The router was told it may send another request here.
+                self._drop(conn, kept, close=False)
+                self._retire(conn)
+            else:
+                self._park(conn, kept)
+        self._retire_parked()
 
     def _next(self):
         """The next connection with a request: a kept one whose next packet arrived, or a new
@@ -284,7 +297,7 @@ class Server(object):
         elif self.rearm:
             self.poller.modify(fd, _ONESHOT_IN)
 
-    def _drop(self, conn, kept):
+    def _drop(self, conn, kept, close=True):
         if kept:
             fd = conn.fileno()
             self.owned.pop(fd, None)
@@ -292,19 +305,59 @@ class Server(object):
                 self.poller.unregister(fd)
             except (OSError, ValueError, KeyError):
                 pass
+        if close:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def _retire(self, conn):
+        """Ends a kept connection the router may be sending a request on right now: GOODBYE
+        says that no request on it was read, so the router sends that request again elsewhere
+        (a bare close would look like a worker that died in the request). The connection is
+        closed once the router closed its side (_finish_retiring), so that its bytes arrive."""
         try:
-            conn.close()
+            conn.send(GOODBYE, DONTWAIT)
+            conn.shutdown(socket.SHUT_WR)
         except OSError:
             pass
+        self.retiring.append(conn)
 
-    def _close_parked(self):
-        # While stopping: a kept connection between requests is closed at once, so the router
-        # stops sending on it (one it sends on meanwhile sees the close, and it retries the
-        # request elsewhere when that is safe: docs/protocols.md).
+    def _retire_parked(self):
         for fd in list(self.parked):
             conn = self.parked.pop(fd, None)
             if conn is not None:
-                self._drop(conn, True)
+                self._drop(conn, True, close=False)
+                self._retire(conn)
+
+    def _finish_retiring(self):
+        """Waits (RETIRE_SECONDS at most) for the router to close the retired connections,
+        reading and discarding what it sent meanwhile, then closes them."""
+        waiting = {}
+        poller = select.poll()
+        for conn in self.retiring:
+            waiting[conn.fileno()] = conn
+            poller.register(conn.fileno(), select.POLLIN)
+        self.retiring = []
+        deadline = time.monotonic() + RETIRE_SECONDS
+        while waiting:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for fd, _ in poller.poll(left * 1000):
+                conn = waiting[fd]
+                try:
+                    data = conn.recv(65536, DONTWAIT)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b''
+                if not data:
+                    poller.unregister(fd)
+                    del waiting[fd]
+                    conn.close()
+        for conn in waiting.values():
+            conn.close()
 
     def _accept(self):
         listener = self.listener

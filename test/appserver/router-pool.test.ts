@@ -1,8 +1,8 @@
 /**
  * The router's kept worker connections (src/appserver/router/worker-pool.ts) against a scripted
  * uwsgi worker that speaks the keep protocol (docs/protocols.md, "Kept router connections"):
- * reuse, the pool's limit and queue, a worker that does not agree, and a kept connection that
- * went stale as a request went out on it.
+ * reuse, the pool's limit and queue, a worker that does not agree, a stopping worker's goodbye,
+ * and a worker that dies in a request.
  */
 import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +20,8 @@ import { exchange, openSocket, readUntil, splitResponses } from '../helpers/net.
 type Script = (socket: Socket, request: UwsgiRequest, path: string, nth: number) => void;
 
 const KEPT = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTsgi-Keep: 1\r\n\r\nok';
+/** python/tsgi/server.py's GOODBYE. */
+const GOODBYE = 'HTTP/1.1 503 Service Unavailable\r\nTsgi-Retry: 1\r\nContent-Length: 0\r\n\r\n';
 const temp = mkdtempSync(join(tmpdir(), 'tsgi-router-pool-'));
 const workerPath = join(temp, 'worker.sock');
 let script: Script = (socket) => socket.write(KEPT);
@@ -27,6 +29,8 @@ let connections = 0;
 let open = 0;
 let mostOpen = 0;
 const modifiers: number[] = [];
+/** The request bodies the worker read, in order. */
+const bodies: string[] = [];
 /** The worker connections that carried a request since the last reset(). */
 const used = new Set<Socket>();
 
@@ -38,11 +42,13 @@ const worker: Server = createServer((socket) => {
   socket.on('close', () => open--);
   const next = (): UwsgiRequestDecoder => {
     let request: UwsgiRequest | null = null;
+    const body: Buffer[] = [];
     return new UwsgiRequestDecoder(
       {
         onRequest: (decoded) => (request = decoded),
-        onBody: () => {},
+        onBody: (chunk) => body.push(Buffer.from(chunk)),
         onComplete: () => {
+          bodies.push(Buffer.concat(body).toString('latin1'));
           decoder = next();
           modifiers.push(request!.modifier2);
           used.add(socket);
@@ -125,21 +131,42 @@ describe('router: kept worker connections', () => {
     assert.ok(mostOpen <= 2, `${mostOpen} worker connections open at once`);
   });
 
-  it('sends a body-less GET again on a fresh connection when a kept one fails before any reply; never a POST', async () => {
+  it("sends a body-less request again on a fresh connection after a stopping worker's goodbye (Tsgi-Retry)", async () => {
     reset((socket) => socket.write(KEPT));
     const client = await openSocket(port);
     client.write(GET('/warm'));
     await readUntil(client, (t) => t.endsWith('ok'));
-    // The worker now drops the kept connection as the next request arrives on it (a worker that
-    // stopped between requests), and answers on new connections.
-    reset((socket, _request, _path, nth) => (nth > 0 ? socket.destroy() : socket.write(KEPT)));
-    client.write(GET('/again'));
-    const text = await readUntil(client, (t) => t.endsWith('ok'));
-    assert.match(text, /^HTTP\/1\.1 200 OK/);
-    assert.equal(connections, 1, 'one fresh connection for the retry');
-    client.write(`POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n`);
-    assert.match(await readUntil(client, (t) => t.includes('\r\n\r\n') && /502/.test(t)), /^HTTP\/1\.1 502 /);
+    // The worker now answers every request on a kept connection with its goodbye, and serves new ones.
+    reset((socket, _request, _path, nth) => (nth > 0 ? socket.end(GOODBYE) : socket.write(KEPT)));
+    for (const request of [GET('/again'), 'POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n']) {
+      client.write(request);
+      const text = await readUntil(client, (t) => t.endsWith('ok'));
+      assert.match(text, /^HTTP\/1\.1 200 OK/);
+      assert.doesNotMatch(text, /503|tsgi-retry/i);
+    }
+    // With its body, too, when the body was small enough to keep.
+    reset((socket, request, _path, nth) => (nth > 0 ? socket.end(GOODBYE) : socket.write(KEPT)));
+    client.write('POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc');
+    assert.match(await readUntil(client, (t) => t.endsWith('ok')), /^HTTP\/1\.1 200 OK/);
+    assert.deepEqual(bodies.slice(-1), ['abc']);
+    // A body past what the router keeps (64 KiB) cannot be sent again: a 502.
+    const big = 'x'.repeat(70 * 1024);
+    client.write(`POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n${big}`);
+    assert.match(await readUntil(client, (t) => /<\/html>/.test(t)), /^HTTP\/1\.1 502 /);
     client.destroy();
+    assert.ok(lines.some((line) => line.includes('worker stopped before reading the request')), lines.join(''));
+  });
+
+  it('a worker that dies in a request on a kept connection gets it a 502, and the request is not run twice', async () => {
+    reset((socket) => socket.write(KEPT));
+    const client = await openSocket(port);
+    client.write(GET('/warm'));
+    await readUntil(client, (t) => t.endsWith('ok'));
+    reset((socket) => socket.destroy());
+    client.write(GET('/crash'));
+    assert.match(await readUntil(client, (t) => /<\/html>/.test(t)), /^HTTP\/1\.1 502 /);
+    client.destroy();
+    assert.equal(modifiers.length, 1, 'the request reached a worker once');
   });
 
   it('without keptConnections (JS workers) the packet has modifier2 0 and each request its own connection', async () => {

@@ -13,6 +13,7 @@ import { FIXTURES, pythonSkip, useWorkers, type Worker } from './harness.js';
 const skip = pythonSkip();
 const KEEP = 0x4b;
 const APP = ['--wsgi-file', join(FIXTURES, 'keep_app.py')];
+const GOODBYE = 'HTTP/1.1 503 Service Unavailable\r\nTsgi-Retry: 1\r\nContent-Length: 0\r\n\r\n';
 
 function packet(vars: Record<string, string>, body = Buffer.alloc(0), modifier2 = KEEP): Buffer {
   const parts: Buffer[] = [];
@@ -158,10 +159,14 @@ describe('Python worker: kept router connections', { skip }, () => {
     assert.doesNotMatch(third, /Tsgi-Keep/);
     assert.equal(await c.closedWithin(), true);
     assert.match(await b.ask(packet({ PATH_INFO: '/length' })), /Tsgi-Keep: 1/);
-    // A stop closes the idle kept connections at once.
+    // A stop says goodbye on the idle kept connections at once (the router sends a request that
+    // crossed it again elsewhere), and closes them when the router closes its side.
     const stopped = single.stop('SIGTERM');
-    assert.equal(await a.closedWithin(), true);
-    assert.equal(await b.closedWithin(), true);
+    for (const conn of [a, b]) {
+      assert.equal(await conn.until((text) => text.endsWith('\r\n\r\n'), 2000), GOODBYE);
+      conn.socket.end();
+      assert.equal(await conn.closedWithin(), true);
+    }
     assert.equal((await stopped).code, 0);
   });
 

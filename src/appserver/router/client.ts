@@ -36,6 +36,8 @@ import { WorkerSocket, onWorkerDrain } from './worker-socket.js';
 
 /** Request body bytes held while the worker connection opens before the client is paused. */
 const PENDING_HIGH_WATER = 64 * 1024;
+/** Request body bytes kept, once sent to a kept connection, to send them again after a goodbye. */
+const RETRY_HIGH_WATER = 64 * 1024;
 /** Pipelined bytes held while a response is in progress before the client is paused. */
 const PIPELINE_HIGH_WATER = 64 * 1024;
 const CONTINUE_LINE = 'HTTP/1.1 100 Continue\r\n\r\n';
@@ -86,12 +88,14 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
   private queued = false;
   /** The worker said it keeps the connection after this response, and nothing broke the framing. */
   private workerKeeps = false;
-  /** Bytes came from the worker for this request. */
-  private workerSpoke = false;
-  /** The request went to a fresh connection after a kept one failed: once per request. */
+  /** The request went to a fresh connection after a worker's goodbye: once per request. */
   private retried = false;
-  /** The packet of a body-less request, kept to send it again on a fresh connection. */
-  private sentPacket: Buffer | null = null;
+  /**
+   * What went to a kept connection for this request (the packet, then body chunks), kept to send
+   * it again after a worker's goodbye; null when there is none or it outgrew RETRY_HIGH_WATER.
+   */
+  private sent: Buffer[] | null = null;
+  private sentBytes = 0;
 
   constructor(
     readonly socket: Socket,
@@ -241,6 +245,12 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
       return;
     }
     const worker = this.worker;
+    const sent = this.sent;
+    if (sent !== null) {
+      this.sentBytes += chunk.length;
+      if (this.sentBytes > RETRY_HIGH_WATER) this.sent = null;
+      else sent.push(chunk);
+    }
     if (worker !== null && !worker.write(chunk)) {
       this.socket.pause();
       worker.once('drain', onWorkerDrain);
@@ -309,7 +319,7 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
   private nextRequest(): void {
     this.head = null;
     this.pending = null;
-    this.sentPacket = null;
+    this.sent = null;
     this.interim = false;
     this.chunkedEnd = null;
     if (this.stash !== null && !this.feeding) {
@@ -385,7 +395,6 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
     this.workerConnected = false;
     this.workerActive = true;
     this.workerKeeps = false;
-    this.workerSpoke = false;
     const pool = this.context.pool;
     if (pool === null) {
       const worker = new WorkerSocket(this, null);
@@ -416,8 +425,11 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
     worker.write(this.packet!);
     for (let i = 0; i < pending.length; i++) worker.write(pending[i]!);
     worker.uncork();
-    const head = this.head!;
-    if (worker.home !== null && pending.length === 0 && head.contentLength <= 0 && !head.chunked) this.sentPacket = this.packet;
+    if (worker.home !== null) {
+      this.sent = [this.packet!, ...pending];
+      this.sentBytes = this.pendingBytes;
+      if (this.sentBytes > RETRY_HIGH_WATER) this.sent = null;
+    }
     this.packet = null;
     this.pending = null;
     this.pendingBytes = 0;
@@ -428,7 +440,6 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
 
   onWorkerData(worker: WorkerSocket, chunk: Buffer): void {
     this.workerActive = true;
-    this.workerSpoke = true;
     const socket = this.socket;
     socket.cork();
     if (worker.response.execute(chunk) < 0) {
@@ -460,6 +471,10 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
     this.interim = false;
     const framed = frameResponse(response, head, this.closing || this.context.keepAliveSeconds === 0, this.context.clock.header, worker.home !== null);
     this.workerKeeps = framed.workerKeeps;
+    if (framed.workerGone) {
+      if (!this.retryFresh()) this.fail('worker stopped before reading the request while reading response header', 502);
+      return;
+    }
     this.responseStarted = true;
     this.socket.write(framed.head, 'latin1');
     this.framing = framed.framing;
@@ -531,7 +546,6 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
 
   onWorkerEnd(): void {
     if (this.responseComplete) return;
-    if (this.retryStale()) return;
     const worker = this.worker!;
     if (!this.responseStarted || this.interim) {
       // Typically a worker killed by harakiri (or crashed) before it answered.
@@ -569,28 +583,26 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
       this.fail(`connect() failed ${errnoText(error)} while ${phaseAction('connecting')}`, 502);
       return;
     }
-    if (this.retryStale()) return;
     const action = this.responseStarted ? 'reading response body' : 'reading response header';
     const what = code === 'EPIPE' || code === 'ECONNRESET' ? `${code === 'EPIPE' ? 'writev()' : 'recv()'} failed ${errnoText(error)}` : `${error.message}`;
     this.fail(`${what} while ${phaseAction(action)}`, 502);
   }
 
   /**
-   * A kept connection failed before the worker said a word: most likely the worker closed it
-   * between requests (it is stopping) as the request went out. A body-less request that is not
-   * POST, PATCH or LOCK (what nginx never sends twice) goes again, once, on a fresh connection.
+   * A stopping worker answered the request on a kept connection with its goodbye (`Tsgi-Retry`):
+   * it never read the request, so the request goes again, once, on a fresh connection, which a
+   * worker that still accepts will take; its body too, when it was small enough to keep. A worker
+   * that dies says nothing and its request gets a 502, never a second run.
    */
-  private retryStale(): boolean {
-    const worker = this.worker;
-    const packet = this.sentPacket;
-    if (worker === null || !worker.reused || this.workerSpoke || this.retried || packet === null) return false;
-    const method = this.head!.method;
-    if (method === 'POST' || method === 'PATCH' || method === 'LOCK') return false;
+  private retryFresh(): boolean {
+    const sent = this.sent;
+    if (sent === null || this.retried) return false;
     this.abortWorker();
     this.retried = true;
-    this.packet = packet;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.packet = sent[0]!;
+    this.pending = sent.slice(1);
+    this.pendingBytes = this.sentBytes;
+    this.sent = null;
     this.openWorkerSocket();
     return true;
   }

@@ -23,7 +23,7 @@
  */
 import { Http1RequestParser, type Http1RequestHandlers, type RequestHead } from '../../protocols/http1.js';
 import type { CgiResponseHead } from '../../protocols/cgi-response.js';
-import { KEEP_FIELD } from './worker-pool.js';
+import { KEEP_FIELD, RETRY_FIELD } from './worker-pool.js';
 
 /** How the response body travels to the client. */
 export const enum BodyFraming {
@@ -49,6 +49,8 @@ export interface FramedHead {
   keepAlive: boolean;
   /** The worker keeps its connection after this response (`Tsgi-Keep`, when `pooled`). */
   workerKeeps: boolean;
+  /** Not a response: a stopping worker did not read the request (`Tsgi-Retry`, when `pooled`). */
+  workerGone: boolean;
 }
 
 /** Plain decimal digits, else -1 (a response the router cannot frame by length). */
@@ -94,6 +96,7 @@ export function frameResponse(response: CgiResponseHead, request: RequestHead, c
   let chunked = false;
   let hasDate = false;
   let workerKeeps = false;
+  let workerGone = false;
   let head = `HTTP/1.1 ${status} ${response.reason}\r\n`;
   const fields = response.headers;
   for (let i = 0; i < fields.length; i += 2) {
@@ -115,6 +118,7 @@ export function frameResponse(response: CgiResponseHead, request: RequestHead, c
           continue;
         }
         if (name.toLowerCase() === 'keep-alive') continue;
+        if (pooled && name.toLowerCase() === RETRY_FIELD) workerGone = true;
         break;
       case 14: // Content-Length
         if (name.toLowerCase() === 'content-length') length = parseLength(value);
@@ -142,7 +146,7 @@ export function frameResponse(response: CgiResponseHead, request: RequestHead, c
   }
   if (!keepAlive) head += 'Connection: close\r\n';
   else if (request.versionMinor === 0) head += 'Connection: keep-alive\r\n';
-  return { head: head + '\r\n', framing, length, keepAlive, workerKeeps };
+  return { head: head + '\r\n', framing, length, keepAlive, workerKeeps, workerGone };
 }
 
 /** A request head whose chunked body the HTTP codec then reads: see ChunkedBodyEnd. */

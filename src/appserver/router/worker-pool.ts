@@ -18,6 +18,11 @@ import { WorkerSocket, type WorkerSocketHome, type WorkerSocketOwner } from './w
 export const KEEP_CONNECTION = 0x4b;
 /** The response head field by which a worker agrees; the router removes it. */
 export const KEEP_FIELD = 'tsgi-keep';
+/**
+ * The field of the 503 a stopping worker sends on a kept connection instead of a response: it did
+ * not read the request sent there, so the router sends it again on a fresh connection.
+ */
+export const RETRY_FIELD = 'tsgi-retry';
 
 /** A client connection waiting for a worker connection. */
 export interface PoolClient extends WorkerSocketOwner {
