@@ -33,9 +33,9 @@ describe('Python worker: --mount', { skip }, () => {
     assert.deepEqual(await answer(worker, '/broken/z'), { app: 'default', script_name: '', path_info: '/broken/z' });
     // nginx's `uwsgi_param SCRIPT_NAME /api` with PATH_INFO /api/x: set, not doubled.
     assert.deepEqual(await answer(worker, '/api/x', '/api'), { app: 'api', script_name: '/api', path_info: '/x' });
-    const log = await worker.waitForLog(/WSGI app 3 \(mountpoint='\/file'\) ready/);
+    const log = await worker.waitForLog(/unable to load app 4 \(mountpoint='\/broken'\) \(callable not found or import error\)/);
     assert.match(log, /RuntimeError: mount_broken cannot be loaded/);
-    assert.match(log, /unable to load app 4 \(mountpoint='\/broken'\) \(callable not found or import error\)/);
+    assert.match(log, /WSGI app 3 \(mountpoint='\/file'\) ready/);
     assert.doesNotMatch(log, VALIDATOR_COMPLAINTS);
   });
 
