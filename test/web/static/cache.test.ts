@@ -29,7 +29,7 @@ describe('open-file cache', () => {
     dir = mkdtempSync(join(tmpdir(), 'tsgi-static-cache-'));
     writeFileSync(join(dir, 'a.txt'), 'one');
     writeFileSync(join(dir, 'index.html'), 'index');
-    writeFileSync(join(dir, 'big.bin'), Buffer.alloc(100_000, 7));
+    writeFileSync(join(dir, 'big.bin'), Buffer.alloc(1_100_000, 7));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -104,11 +104,11 @@ describe('open-file cache', () => {
   it('streams files above maxFileSize from disk, and without a cache', async () => {
     const conf = createStaticConf({ files: { kind: 'root', root: dir } });
     const cached = await settle(serveStatic(new StaticContext(), get('/big.bin'), conf));
-    assert.ok(cached.kind === 'response' && cached.body.kind === 'file' && cached.body.end === 100_000);
+    assert.ok(cached.kind === 'response' && cached.body.kind === 'file' && cached.body.end === 1_100_000);
     const none = await settle(serveStatic(new StaticContext({ cache: false }), get('/a.txt'), conf));
     assert.ok(none.kind === 'response' && none.body.kind === 'file');
-    const bigger = await settle(serveStatic(new StaticContext({ cache: { maxFileSize: 200_000 } }), get('/big.bin'), conf));
-    assert.ok(bigger.kind === 'response' && bigger.body.kind === 'buffer' && bigger.body.data.length === 100_000);
+    const bigger = await settle(serveStatic(new StaticContext({ cache: { maxFileSize: 2_000_000 } }), get('/big.bin'), conf));
+    assert.ok(bigger.kind === 'response' && bigger.body.kind === 'buffer' && bigger.body.data.length === 1_100_000);
   });
 
   it('stays within maxEntries and maxBytes, oldest first', () => {

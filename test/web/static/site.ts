@@ -68,8 +68,10 @@ export function buildSiteFiles(): SiteFiles {
   file('www/style.css', 'body{}\n');
   file('www/pic.png', Buffer.from('89504e470d0a1a0a', 'hex'));
   file('www/archive.tar.gz', 'not really gzip\n');
-  // Larger than the cache's 64 KiB: served from disk in slices.
-  file('www/big.bin', Buffer.from(Array.from({ length: 200 * 1024 }, (_, i) => (i * 7 + (i >> 8)) & 0xff)));
+  // Larger than the cache's 1 MiB: served from disk in slices.
+  const big = Buffer.allocUnsafe(1200 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 8)) & 0xff;
+  file('www/big.bin', big);
   file('www/dir/sub/inner.txt', 'inner\n');
   file('www/dir/plain.txt', 'plain\n');
   file('www/dir/.secret', 'hidden from listings\n');
