@@ -192,6 +192,9 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   const env = parseEnv(options);
   const chdir = options.string('chdir');
   const appKind = options.string('app-kind') as AppKind | undefined;
+  if (python === null && options.has('py-autoreload')) {
+    log.info(`option "py-autoreload"${where(options, 'py-autoreload')} watches Python modules and has no effect with a JS app: use --touch-reload FILE`);
+  }
   if (python !== null) {
     for (const name of PYTHON_WORKERS_IGNORE) {
       if (options.has(name)) log.info(`option "${name}"${where(options, name)} has no effect with Python workers yet: they send the master no per-request reports (docs/python.md)`);
