@@ -5,7 +5,7 @@
  */
 import { formatKb } from './format.js';
 import { holdIdleConnections } from './idle-hold.js';
-import { treeRssKb } from './rss.js';
+import { treePssKb, treeRssKb } from './rss.js';
 import { median } from './stats.js';
 import type { IdleLoad, SideSummary } from './types.js';
 
@@ -45,10 +45,11 @@ export async function measureIdleRounds(
           await sleep(READING_INTERVAL_MS);
         }
         held[i]?.push(peak);
+        const pss = treePssKb(side.pids);
         failures[i] = (failures[i] ?? 0) + (load.connections - hold.held);
         say(
           `${side.name}: round ${round}/${rounds}: ${hold.held.toLocaleString('en-US')} connections held, ` +
-            `RSS ${formatKb(peak)} (${formatKb(before)} before)` +
+            `RSS ${formatKb(peak)} (${formatKb(before)} before; PSS ${formatKb(pss)})` +
             (hold.errors.length > 0 ? `; failed: ${hold.errors.join('; ')}` : ''),
         );
       } finally {

@@ -52,6 +52,19 @@ export class RssSampler {
   }
 }
 
+/**
+ * Sum of Pss in kB over the tree: pages shared between its processes (the node or nginx binary
+ * mapped by master and workers) counted once in all, not once per process as VmRSS counts them.
+ */
+export function treePssKb(roots: readonly number[]): number {
+  let total = 0;
+  for (const pid of processTree(roots)) {
+    const match = readProc(`/proc/${pid}/smaps_rollup`)?.match(/^Pss:\s+(\d+)\s+kB$/m);
+    total += match ? Number(match[1]) : 0;
+  }
+  return total;
+}
+
 /** 0 for a process that is gone or has no user memory (a zombie, a kernel thread). */
 function vmRssKb(pid: number): number {
   const status = readProc(`/proc/${pid}/status`);
