@@ -75,6 +75,32 @@ describe('uwsgi_pass to an upstream of three app servers', () => {
   });
 });
 
+describe('a failed server returns to the rotation after fail_timeout', () => {
+  it('skips a server that refused, then uses it again once fail_timeout has passed and it is back', async () => {
+    const up = await startApp(echoApp('up').app, [{ protocol: 'uwsgi', address: '127.0.0.1:0' }]);
+    const laterPort = await freePort();
+    const web = await startWeb(`
+      upstream pair { server 127.0.0.1:${portOf(up)}; server 127.0.0.1:${laterPort} fail_timeout=1s; }
+      server { listen 127.0.0.1:PORT; location / { include uwsgi_params; uwsgi_pass pair; } }`);
+    let later: ServerHandle | null = null;
+    try {
+      const first: string[] = [];
+      for (let i = 0; i < 4; i++) first.push(String((await get(web.port, '/')).headers['x-app']));
+      assert.deepEqual(first, ['up', 'up', 'up', 'up'], 'the refusing server is skipped, with no error to the client');
+      later = await startApp(echoApp('later').app, [{ protocol: 'uwsgi', address: `127.0.0.1:${laterPort}` }]);
+      // nginx counts fail_timeout in whole seconds of its clock: past 2 s the server is tried again.
+      await new Promise((resolve) => setTimeout(resolve, 2100));
+      const after: string[] = [];
+      for (let i = 0; i < 4; i++) after.push(String((await get(web.port, '/')).headers['x-app']));
+      assert.ok(after.includes('later'), JSON.stringify(after));
+    } finally {
+      await web.stop();
+      await up.close(100);
+      await later?.close(100);
+    }
+  });
+});
+
 describe('uwsgi_next_upstream conditions', () => {
   it('does not retry a POST sent to a server that closed without answering, but retries a GET', async () => {
     const app = echoApp('good');

@@ -8,13 +8,14 @@ import { describe, it, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startWeb, type RunningWeb } from '../server/tsgi-web.js';
 import { freePort } from '../../helpers/nginx.js';
 import { pythonSkip } from '../../python/harness.js';
 import { FIXTURES, phpFpmPeer, runUntilListening, startPhpFpm, uwsgiPeer, type RunningPhpFpm } from '../../upstream/real-peers.js';
-import { echoApp, get, portOf, startApp } from './pass-helpers.js';
+import { echoApp, get, portOf, rawPeer, startApp } from './pass-helpers.js';
 import type { ServerHandle } from '../../../src/appserver/serve.js';
 
 const FLASK_DIR = fileURLToPath(new URL('../../fixtures/python/', import.meta.url));
@@ -129,11 +130,37 @@ describe('fastcgi_pass to php-fpm', { skip: 'skip' in php ? php.skip : false }, 
     assert.deepEqual(reply.headers['x-multi'], 'one, two');
   });
 
-  it('sends a POST body on a kept connection, and the next requests reuse it', async () => {
-    const body = Buffer.alloc(100_000, 'z');
-    for (let i = 0; i < 3; i++) {
-      const reply = await get(web.port, '/echo.php?do=env', { method: 'POST', body, headers: { 'Content-Type': 'application/octet-stream' } });
-      assert.equal(reply.json<{ body_length: number }>().body_length, body.length);
+  it('keeps FastCGI connections with fastcgi_keep_conn on + keepalive, and only then', async () => {
+    // A TCP forwarder in front of php-fpm counts the connections tsgi web opens.
+    let accepted = 0;
+    const forwarder = await rawPeer((socket) => {
+      accepted++;
+      const upstream = connect(fpm.port, '127.0.0.1');
+      upstream.on('error', () => socket.destroy());
+      socket.pipe(upstream).pipe(socket);
+      socket.on('close', () => upstream.destroy());
+    });
+    const counting = await startWeb(`
+      upstream kept { server 127.0.0.1:${forwarder.port}; keepalive 2; }
+      server {
+        listen 127.0.0.1:PORT;
+        include fastcgi_params;
+        fastcgi_param SCRIPT_FILENAME ${FIXTURES}echo.php;
+        location /kept { fastcgi_keep_conn on; fastcgi_pass kept; }
+        location /closed { fastcgi_pass 127.0.0.1:${forwarder.port}; }
+      }`);
+    try {
+      const body = Buffer.alloc(100_000, 'z');
+      for (let i = 0; i < 3; i++) {
+        const reply = await get(counting.port, '/kept?do=env', { method: 'POST', body, headers: { 'Content-Type': 'application/octet-stream' } });
+        assert.equal(reply.json<{ body_length: number }>().body_length, body.length);
+      }
+      assert.equal(accepted, 1, 'three requests on one kept connection');
+      for (let i = 0; i < 3; i++) assert.equal((await get(counting.port, '/closed?do=env')).status, 200);
+      assert.equal(accepted, 4, 'a connection per request without keep_conn');
+    } finally {
+      await counting.stop();
+      await forwarder.close();
     }
   });
 
