@@ -396,7 +396,7 @@ export class WebConnection {
     let lastModified: string | undefined;
     let location: string | undefined;
     for (const header of response.headers) {
-      switch (header[0].toLowerCase()) {
+      switch (canonicalName(header[0])) {
         case 'content-type':
           contentType = header[1];
           break;
@@ -658,6 +658,29 @@ export class WebConnection {
       r.finish();
     }
     this.onClose(this);
+  }
+}
+
+/**
+ * The lower-case name for the switch in write(): the static module and most handlers already
+ * spell these names as below, which spares a lower-cased copy of every header of every response.
+ */
+function canonicalName(name: string): string {
+  switch (name) {
+    case 'Content-Type':
+      return 'content-type';
+    case 'Content-Length':
+      return 'content-length';
+    case 'Last-Modified':
+      return 'last-modified';
+    case 'ETag':
+    case 'Accept-Ranges':
+    case 'Cache-Control':
+    case 'Expires':
+      // Not among the names write() looks for: any string outside its cases will do.
+      return name;
+    default:
+      return name.toLowerCase();
   }
 }
 
