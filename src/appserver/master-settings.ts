@@ -65,7 +65,8 @@ function positive(name: string, value: number | undefined, integer: boolean): nu
 }
 
 export function settingsOf(config: MasterConfig): Settings {
-  if (typeof config.app !== 'string' || (config.app === '' && (config.composition?.mounts.length ?? 0) === 0)) {
+  // Python workers may start with no app at all: uWSGI's "full dynamic mode" (they answer 500).
+  if (typeof config.app !== 'string' || (config.app === '' && (config.composition?.mounts.length ?? 0) === 0 && config.python === undefined)) {
     throw new MasterStartError('no application given (config.app or a mount)');
   }
   if (!Array.isArray(config.sockets) || (config.sockets.length === 0 && config.router === undefined)) {

@@ -47,7 +47,7 @@ function appComposition(options: ParsedOptions): AppComposition {
 }
 
 function describeApps(appSpec: string | undefined, composition: AppComposition): string {
-  return [appSpec, ...composition.mounts.map(([prefix, spec]) => `${prefix}=${spec}`)].filter(Boolean).join(', ');
+  return [appSpec, ...composition.mounts.map(([prefix, spec]) => `${prefix}=${spec}`)].filter(Boolean).join(', ') || 'no app (full dynamic mode)';
 }
 
 /** Options read from the reports JS workers send after each request, which Python workers do not send yet. */
@@ -64,11 +64,11 @@ function pythonConfig(options: ParsedOptions, composition: AppComposition): Pyth
   const file = options.string('wsgi-file');
   const module = options.string('module');
   const pythonMounts = composition.mounts.filter(([, spec]) => isPythonMount(spec));
-  if (file === undefined && module === undefined && pythonMounts.length === 0) return null;
+  if (file === undefined && module === undefined && pythonMounts.length === 0 && !pythonWithoutApp(options)) return null;
   if (file !== undefined && module !== undefined) {
     throw new UsageError(`give one of --wsgi-file and --module, not both${where(options, 'module')}`);
   }
-  const what = file !== undefined ? '--wsgi-file' : module !== undefined ? '--module' : `--mount ${pythonMounts[0]!.join('=')}`;
+  const what = file !== undefined ? '--wsgi-file' : module !== undefined ? '--module' : pythonMounts.length > 0 ? `--mount ${pythonMounts[0]!.join('=')}` : '--pythonpath';
   if (options.string('app') !== undefined) throw new UsageError(`--app (a JS app) and ${what} (a Python app) cannot be combined`);
   const jsMount = composition.mounts.find(([, spec]) => !isPythonMount(spec));
   if (jsMount !== undefined) {
@@ -90,6 +90,14 @@ function pythonConfig(options: ParsedOptions, composition: AppComposition): Pyth
   const venv = options.string('virtualenv');
   if (venv === undefined) return { interpreter: DEFAULT_PYTHON, args };
   return { interpreter: virtualenvInterpreter(resolvePath(venv)), args, interpreterSource: `--virtualenv ${venv}${where(options, 'virtualenv')}` };
+}
+
+/**
+ * Python options but no app (seed 004's xml: pythonpath, no module): uWSGI starts its workers in
+ * "full dynamic mode", answering 500 (or exits with --need-app), and so does tsgi.
+ */
+function pythonWithoutApp(options: ParsedOptions): boolean {
+  return options.string('app') === undefined && options.list('mount').length === 0 && (options.has('pythonpath') || options.has('virtualenv'));
 }
 
 /**
@@ -164,7 +172,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   const composition = appComposition(options);
   const python = pythonConfig(options, composition);
   const appSpec = python === null ? options.string('app') : (options.string('wsgi-file') ?? options.string('module'));
-  if (!appSpec && composition.mounts.length === 0) throw new UsageError('no application given: use --app FILE[:EXPORT], --wsgi-file FILE, --module MOD or --mount /PREFIX=FILE');
+  if (!appSpec && composition.mounts.length === 0 && python === null) throw new UsageError('no application given: use --app FILE[:EXPORT], --wsgi-file FILE, --module MOD or --mount /PREFIX=FILE');
   let sockets = socketSpecs(options);
   const routerAddresses = options.list('http');
   if (python !== null) {

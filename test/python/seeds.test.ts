@@ -5,6 +5,8 @@
  *   memory-report), nginx `location / { include uwsgi_params; uwsgi_pass ...; }`;
  * - seed 004: `tsgi --ini site.ini` (vhost, plugins, socket, master, enable-threads, workers,
  *   wsgi-file, virtualenv, chdir) serving a startproject'ed Django project from a virtualenv;
+ * - seed 004: `tsgi -x nowamagic_pj.xml` (socket, listen, master, pythonpath, processes, logdate,
+ *   daemonize, plugins; no app, so uWSGI's "full dynamic mode": 500s);
  * - seed 000: `mount=/myapp=server.py` + `manage-script-name=true` behind
  *   `location /myapp { include uwsgi_params; uwsgi_param SCRIPT_NAME /myapp; uwsgi_pass ...; }`,
  *   on TCP and on the socket file of the seed's last section: a Flask app's routes and url_for.
@@ -12,10 +14,10 @@
 import { before, after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTsgi, type Running } from '../helpers/process.js';
+import { runTsgi, runTsgiToExit, type Running } from '../helpers/process.js';
 import { freePort, nginxPeer, startNginx, type RunningNginx } from '../helpers/nginx.js';
 import { PYTHON, pythonEnv, pythonSkip } from './harness.js';
 import { HELLO, makeDjangoProject } from './django-project.js';
@@ -158,6 +160,77 @@ include /etc/nginx/uwsgi_params;
     assert.match(tsgi.output(), /option "plugins".* is accepted and ignored/);
   });
 });
+
+describe("seed 004: tsgi -x with the seed's xml (no app: full dynamic mode), daemonized, behind nginx", { skip: skipFlask }, () => {
+  let root = '';
+  let pid = 0;
+  let front: RunningNginx | undefined;
+  const logFile = (): string => join(root, 'uwsgi.log');
+
+  before(async () => {
+    root = mkdtempSync(join(tmpdir(), 'tsgi-seed-xml-dynamic-'));
+    const port = await freePort();
+    writeFileSync(
+      join(root, 'nowamagic_pj.xml'),
+      `<uwsgi><socket>127.0.0.1:${port}</socket>
+<listen>80</listen>
+<master>true</master>
+<pythonpath>${root}</pythonpath>
+<processes>1</processes>
+<logdate>true</logdate>
+<daemonize>${root}/uwsgi.log</daemonize>
+<plugins>python</plugins>
+</uwsgi>
+`,
+    );
+    const launched = await runTsgiToExit(['-x', join(root, 'nowamagic_pj.xml')], { cwd: root });
+    assert.equal(launched.code, 0, launched.output);
+    pid = Number(/running in the background \(pid (\d+)\)/.exec(launched.output)?.[1]);
+    const started = Date.now();
+    while (!/serving .* on uwsgi:/.test(readLog(logFile())) && Date.now() - started < 30_000) await new Promise((resolve) => setTimeout(resolve, 50));
+    front = await startNginx(nginxPath, `location / {
+uwsgi_pass 127.0.0.1:${port};
+include /etc/nginx/uwsgi_params;
+}`);
+  });
+
+  after(async () => {
+    await front?.stop();
+    if (pid > 0) {
+      process.kill(pid, 'SIGINT');
+      const stopping = Date.now();
+      while (alive(pid) && Date.now() - stopping < 10_000) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(alive(pid), false, 'the daemonized master stopped on SIGINT');
+    }
+    if (root !== '') rmSync(root, { recursive: true, force: true });
+  });
+
+  it('starts as uWSGI does without an app: every request gets 500, the log says why, with dates', async () => {
+    const answer = await get(front!.port, '/');
+    assert.equal(answer.status, 500);
+    const log = readLog(logFile());
+    assert.match(log, /\*\*\* no app loaded\. going in full dynamic mode \*\*\*/);
+    assert.match(log, /serving no app \(full dynamic mode\) with 1 worker\(s\)/);
+    assert.match(log, /^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} - /m, 'logdate');
+  });
+});
+
+function readLog(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // The seed's server.py: a Flask app whose links must carry the mountpoint.
 const SERVER_PY = `from flask import Flask, request, url_for
