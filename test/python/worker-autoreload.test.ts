@@ -1,17 +1,19 @@
 /**
- * --py-autoreload N with real Python workers behind the --http router: an edited module is seen
- * within N seconds, logged with uWSGI's line, and the master's graceful reload swaps the workers
- * while a steady stream of requests runs; none of them fails. A module named by
- * --py-auto-reload-ignore is not watched.
+ * --py-autoreload N with real Python workers on a --socket, driven over uwsgi as nginx's
+ * uwsgi_pass drives them (a connection per request): an edited module is seen within N seconds,
+ * logged with uWSGI's line, and the master's graceful reload swaps the workers while a steady
+ * stream of requests runs; none of them fails. A module named by --py-auto-reload-ignore is not
+ * watched.
  */
 import { before, after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runTsgi, waitForUrl, type Running } from '../helpers/process.js';
+import { runTsgi, type Running } from '../helpers/process.js';
 import { freePort } from '../helpers/nginx.js';
-import { pythonSkip } from './harness.js';
+import { UwsgiClient } from '../../src/upstream/uwsgi-client.js';
+import { cgiVars, pythonSkip, readBody } from './harness.js';
 
 const skip = pythonSkip();
 
@@ -36,7 +38,12 @@ function writeModule(dir: string, name: string, text: string, ageSeconds: number
 describe('tsgi serve --py-autoreload', { skip }, () => {
   let dir: string;
   let tsgi: Running;
-  let url: string;
+  let client: UwsgiClient;
+  /** GET / over uwsgi: status and body. */
+  const get = async (): Promise<{ status: number; body: string }> => {
+    const response = await client.request({ vars: cgiVars({ path: '/' }) });
+    return { status: response.status, body: (await readBody(response)).toString() };
+  };
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tsgi-autoreload-'));
@@ -45,13 +52,14 @@ describe('tsgi serve --py-autoreload', { skip }, () => {
     writeModule(dir, 'ignored', 'i1', -10);
     const port = await freePort();
     tsgi = runTsgi([
-      '--http', `127.0.0.1:${port}`, '--chdir', dir, '--wsgi-file', 'app.py',
+      '--socket', `127.0.0.1:${port}`, '--chdir', dir, '--wsgi-file', 'app.py',
       '--master', '--processes', '2', '--py-autoreload', '1', '--py-auto-reload-ignore', 'ignored',
     ]);
-    url = await waitForUrl(tsgi, 20_000);
-    // Both workers have started their reloader (it records the files when it starts).
+    client = new UwsgiClient({ address: `127.0.0.1:${port}`, readTimeout: 10_000, log: () => {} });
+    // Serving, and both workers have started their reloader (it records the files when it starts).
     const started = Date.now();
-    while ((tsgi.output().match(/Python auto-reloader enabled/g) ?? []).length < 2 && Date.now() - started < 10_000) {
+    while (!/serving .* on uwsgi:/.test(tsgi.output()) || (tsgi.output().match(/Python auto-reloader enabled/g) ?? []).length < 2) {
+      if (tsgi.child.exitCode !== null || Date.now() - started > 20_000) throw new Error(`tsgi did not start:\n${tsgi.output()}`);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   });
@@ -62,12 +70,12 @@ describe('tsgi serve --py-autoreload', { skip }, () => {
   });
 
   it('an ignored module does not reload; an edited one does, with no failed request', async () => {
-    assert.equal(await (await fetch(url)).text(), 'v1 i1');
+    assert.deepEqual(await get(), { status: 200, body: 'v1 i1' });
 
     writeModule(dir, 'ignored', 'i2', 0);
     await new Promise((resolve) => setTimeout(resolve, 2500));
     assert.doesNotMatch(tsgi.output(), /has been modified/, 'a --py-auto-reload-ignore module is not watched');
-    assert.equal(await (await fetch(url)).text(), 'v1 i1');
+    assert.deepEqual(await get(), { status: 200, body: 'v1 i1' });
 
     const failures: string[] = [];
     const bodies = new Set<string>();
@@ -75,10 +83,9 @@ describe('tsgi serve --py-autoreload', { skip }, () => {
     const load = async (): Promise<void> => {
       while (running) {
         try {
-          const res = await fetch(url);
-          const body = await res.text();
-          if (res.status !== 200) failures.push(`${res.status} ${body}`);
-          else bodies.add(body);
+          const res = await get();
+          if (res.status !== 200) failures.push(`${res.status} ${res.body}`);
+          else bodies.add(res.body);
         } catch (error) {
           failures.push(String(error));
         }
@@ -102,6 +109,7 @@ describe('tsgi serve --py-autoreload', { skip }, () => {
     assert.match(log, new RegExp(`\\[uwsgi-python-reloader\\] module/file ${dir}/greeting\\.py has been modified`));
     assert.match(log, /gracefully reloading workers/);
     assert.deepEqual(failures, [], 'no request failed during the reload');
-    assert.equal(await (await fetch(url)).text(), 'v2 i2');
+    assert.deepEqual(await get(), { status: 200, body: 'v2 i2' });
+    assert.equal((log.match(/gracefully reloading workers/g) ?? []).length, 1, 'one edit, one reload, though both workers saw it');
   });
 });
