@@ -67,6 +67,17 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** Stops a launcher a failed test left running: it stops its servers; any that linger are killed by pid. */
+async function cleanUp(stack: Launched): Promise<void> {
+  if (stack.child.exitCode !== null || stack.child.signalCode !== null) return;
+  const tree = processTree([stack.child.pid!]);
+  stack.child.kill('SIGINT');
+  const timer = setTimeout(() => tree.forEach((pid) => alive(pid) && process.kill(pid, 'SIGKILL')), 15_000);
+  await stack.exited;
+  clearTimeout(timer);
+  for (const pid of tree.filter(alive)) process.kill(pid, 'SIGKILL');
+}
+
 const alive = (pid: number): boolean => existsSync(`/proc/${pid}`) && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 
 describe('npm start', () => {
@@ -80,16 +91,8 @@ describe('npm start', () => {
     prefix = (await waitForOutput(stack, /files \(pid, access log\): (\S+), removed at exit/))[1]!;
   });
 
-  after(async () => {
-    // Only when a test failed before the SIGINT one: stop the launcher, which stops its servers.
-    if (stack?.child.exitCode === null) {
-      const tree = processTree([stack.child.pid!]);
-      stack.child.kill('SIGINT');
-      const timer = setTimeout(() => tree.forEach((pid) => alive(pid) && process.kill(pid, 'SIGKILL')), 15_000);
-      await stack.exited;
-      clearTimeout(timer);
-    }
-  });
+  // Only when a test failed before the SIGINT one.
+  after(() => (stack ? cleanUp(stack) : undefined));
 
   it('prints both URLs', () => {
     assert.match(stack.output(), new RegExp(`http://127\\.0\\.0\\.1:${ports[0]}/ `));
@@ -132,6 +135,24 @@ describe('npm start', () => {
     assert.deepEqual(tree.filter(alive), []);
     assert.equal(existsSync(prefix), false, `${prefix} is still there`);
     for (const port of ports) assert.ok(await portFree(port), `port ${port} is still bound`);
+  });
+});
+
+describe('npm start stopped by SIGTERM', () => {
+  it('stops every process and removes its prefix, as on Ctrl-C', async () => {
+    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const stack = launch(['--port', String(ports[0]), '--app-ports', ports.slice(1).join(',')]);
+    try {
+      const prefix = (await waitForOutput(stack, /files \(pid, access log\): (\S+), removed at exit/))[1]!;
+      assert.equal((await fetchText(ports[0]!, '/app/')).status, 200);
+      const tree = processTree([stack.child.pid!]);
+      stack.child.kill('SIGTERM');
+      assert.equal(await stack.exited, 0, stack.output());
+      assert.deepEqual(tree.filter(alive), []);
+      assert.equal(existsSync(prefix), false);
+    } finally {
+      await cleanUp(stack);
+    }
   });
 });
 
