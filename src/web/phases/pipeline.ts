@@ -69,7 +69,10 @@ export async function runPipeline(r: RequestState, env: PipelineEnv): Promise<Fi
   let step: Step = { phase: Phase.ServerRewrite };
   while (!isFinal(step)) {
     try {
-      step = await runPhase(r, env, step.phase);
+      // Most phases of most requests finish without waiting (no script, an answer from the file
+      // cache): awaiting only real promises spares a promise and a microtask per phase.
+      const next = runPhase(r, env, step.phase);
+      step = next instanceof Promise ? await next : next;
     } catch (error) {
       r.log('alert', `request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       step = finalize(r, env, 500);
@@ -78,43 +81,63 @@ export async function runPipeline(r: RequestState, env: PipelineEnv): Promise<Fi
   return step;
 }
 
-async function runPhase(r: RequestState, env: PipelineEnv, phase: Phase): Promise<Step> {
+const TO_FIND_CONFIG: Step = Object.freeze({ phase: Phase.FindConfig });
+const TO_ACCESS: Step = Object.freeze({ phase: Phase.Access });
+
+function runPhase(r: RequestState, env: PipelineEnv, phase: Phase): Step | Promise<Step> {
   switch (phase) {
     case Phase.ServerRewrite: {
       r.location = null;
       r.loc = r.server.loc;
-      const outcome = await runScript(r, r.server.loc.settings.rewrite, scriptHost(r));
-      if (outcome.kind !== 'done') return scriptEnd(r, env, outcome);
-      return { phase: Phase.FindConfig };
+      // An empty script has nothing to do: no need to run it.
+      if (r.server.loc.settings.rewrite.length === 0) return TO_FIND_CONFIG;
+      return serverRewrite(r, env);
     }
     case Phase.FindConfig:
       return findConfig(r, env);
-    case Phase.Rewrite: {
+    case Phase.Rewrite:
       // nginx skips the location rewrite phase when no location matched (the server's script ran already).
-      if (r.location === null) return { phase: Phase.Access };
-      // The script of the settings in force: a limit_except block has its own (usually none).
-      const outcome = await runScript(r, r.loc.settings.rewrite, scriptHost(r));
-      if (outcome.kind !== 'done') return scriptEnd(r, env, outcome);
-      if (!outcome.uriChanged) return { phase: Phase.Access };
-      // POST_REWRITE.
-      if (++r.redirects > MAX_URI_CHANGES) {
-        r.log('error', `rewrite or internal redirection cycle while processing "${r.uri}"`);
-        return finalize(r, env, 500);
-      }
-      return { phase: Phase.FindConfig };
-    }
-    case Phase.Access: {
-      for (const handler of r.modules.preaccess) {
-        const result = await handler.run(r);
-        if (result.kind === 'status') return finalize(r, env, result.status);
-      }
-      const access = accessPhase(r);
-      if (access.kind === 'status') return finalize(r, env, access.status);
-      return { phase: Phase.Content };
-    }
+      if (r.location === null || r.loc.settings.rewrite.length === 0) return TO_ACCESS;
+      return locationRewrite(r, env);
+    case Phase.Access:
+      return preaccess(r, env, 0);
     case Phase.Content:
       return content(r, env);
   }
+}
+
+async function serverRewrite(r: RequestState, env: PipelineEnv): Promise<Step> {
+  const outcome = await runScript(r, r.server.loc.settings.rewrite, scriptHost(r));
+  if (outcome.kind !== 'done') return scriptEnd(r, env, outcome);
+  return TO_FIND_CONFIG;
+}
+
+async function locationRewrite(r: RequestState, env: PipelineEnv): Promise<Step> {
+  // The script of the settings in force: a limit_except block has its own (usually none).
+  const outcome = await runScript(r, r.loc.settings.rewrite, scriptHost(r));
+  if (outcome.kind !== 'done') return scriptEnd(r, env, outcome);
+  if (!outcome.uriChanged) return TO_ACCESS;
+  // POST_REWRITE.
+  if (++r.redirects > MAX_URI_CHANGES) {
+    r.log('error', `rewrite or internal redirection cycle while processing "${r.uri}"`);
+    return finalize(r, env, 500);
+  }
+  return TO_FIND_CONFIG;
+}
+
+/** PREACCESS from handler `from` on (waiting only for a handler that has to), then ACCESS. */
+function preaccess(r: RequestState, env: PipelineEnv, from: number): Step | Promise<Step> {
+  const handlers = r.modules.preaccess;
+  for (let i = from; i < handlers.length; i++) {
+    const result = handlers[i]!.run(r);
+    if (result instanceof Promise) {
+      return result.then((settled) => (settled.kind === 'status' ? finalize(r, env, settled.status) : preaccess(r, env, i + 1)));
+    }
+    if (result.kind === 'status') return finalize(r, env, result.status);
+  }
+  const access = accessPhase(r);
+  if (access.kind === 'status') return finalize(r, env, access.status);
+  return { phase: Phase.Content };
 }
 
 function scriptHost(r: RequestState): { useSettings(loc: PerLocation): void } {
