@@ -135,6 +135,8 @@ class Server(object):
         self.owned = {}
         #: parked fds the poller reported, not yet taken (under accept_lock)
         self.ready = []
+        #: try accept() before polling (under accept_lock): see _next
+        self.accept_first = False
         self.keep_limit = KEPT_PER_THREAD * threads
         #: kept connections told GOODBYE, closed once the router closed its side
         self.retiring = []
@@ -272,6 +274,13 @@ class Server(object):
                 if conn is not None:
                     return conn
                 continue
+            if self.accept_first:
+                # The last connection was a new one (nginx, plain uwsgi clients: one per
+                # request): under load the next is already queued, and accept() alone finds it.
+                conn = self._accept()
+                if conn is not None:
+                    return conn
+                self.accept_first = False
             incoming = False
             for fd, _ in poller.poll():
                 if fd == listener_fd:
@@ -284,6 +293,7 @@ class Server(object):
             if incoming and not self.stopping:
                 conn = self._accept()
                 if conn is not None:
+                    self.accept_first = True
                     return conn
         return None
 
