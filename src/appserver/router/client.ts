@@ -18,17 +18,15 @@
 import type { Socket } from 'node:net';
 import type { CgiResponseHead } from '../../protocols/cgi-response.js';
 import {
-  CHUNK_TRAILER,
   Http1RequestParser,
-  LAST_CHUNK,
-  chunkHeader,
   type Http1RequestHandlers,
   type HttpParseError,
   type RequestHead,
 } from '../../protocols/http1.js';
 import { TIMED_OUT, errnoText, phaseAction, systemErrorCode } from '../../upstream/errors.js';
 import { encodeRequestPacket, varsBlockSize, type ConnectionVars } from './vars.js';
-import { BodyFraming, ChunkedBodyEnd, frameResponse } from './response.js';
+import { frameResponse } from './response.js';
+import { BodyRelay, RelayStep } from './body-relay.js';
 import { errorLogLine, errorResponse } from './error-response.js';
 import type { RouterContext } from './context.js';
 import { KEEP_CONNECTION, type PoolClient } from './worker-pool.js';
@@ -78,16 +76,12 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
   private retryTimer: NodeJS.Timeout | null = null;
   /** A 1xx went to the client: the worker's next bytes start another head. */
   private interim = false;
-  private framing = BodyFraming.None;
-  private remaining = 0;
-  private chunkedEnd: ChunkedBodyEnd | null = null;
-  private keepAliveAfter = false;
   /** The worker is paused until the client's socket drains. */
   private workerPaused = false;
+  /** The response body in progress. */
+  private readonly body = new BodyRelay();
   /** Waiting in the pool for a kept worker connection. */
   private queued = false;
-  /** The worker said it keeps the connection after this response, and nothing broke the framing. */
-  private workerKeeps = false;
   /** The request went to a fresh connection after a worker's goodbye: once per request. */
   private retried = false;
   /**
@@ -321,7 +315,6 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
     this.pending = null;
     this.sent = null;
     this.interim = false;
-    this.chunkedEnd = null;
     if (this.stash !== null && !this.feeding) {
       const next = this.stash;
       this.stash = null;
@@ -335,7 +328,7 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
   /** The response is complete on the client socket; `keepAlive` says whether another request may follow. */
   private responseDone(keepAlive: boolean): void {
     this.responseComplete = true;
-    if (this.workerKeeps && this.requestComplete && this.pending === null && this.worker !== null) this.releaseWorker();
+    if (this.body.workerKeeps && this.requestComplete && this.pending === null && this.worker !== null) this.releaseWorker();
     else this.abortWorker();
     if (!keepAlive || this.closing || !this.requestComplete) {
       // An unread request body would have to be read and thrown away first: closing is simpler.
@@ -394,7 +387,7 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
     this.retryTimer = null;
     this.workerConnected = false;
     this.workerActive = true;
-    this.workerKeeps = false;
+    this.body.workerKeeps = false;
     const pool = this.context.pool;
     if (pool === null) {
       const worker = new WorkerSocket(this, null);
@@ -470,29 +463,13 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
     }
     this.interim = false;
     const framed = frameResponse(response, head, this.closing || this.context.keepAliveSeconds === 0, this.context.clock.header, worker.home !== null);
-    this.workerKeeps = framed.workerKeeps;
     if (framed.workerGone) {
       if (!this.retryFresh()) this.fail('worker stopped before reading the request while reading response header', 502);
       return;
     }
     this.responseStarted = true;
     this.socket.write(framed.head, 'latin1');
-    this.framing = framed.framing;
-    this.keepAliveAfter = framed.keepAlive;
-    switch (framed.framing) {
-      case BodyFraming.None:
-        this.responseDone(framed.keepAlive);
-        break;
-      case BodyFraming.Length:
-        this.remaining = framed.length;
-        if (framed.length === 0) this.responseDone(framed.keepAlive);
-        break;
-      case BodyFraming.Chunked:
-        this.chunkedEnd = new ChunkedBodyEnd();
-        break;
-      default:
-        break;
-    }
+    if (this.body.start(framed) === RelayStep.Done) this.responseDone(framed.keepAlive);
   }
 
   onResponseBody(chunk: Buffer): void {
@@ -503,45 +480,9 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
       return;
     }
     if (this.responseComplete) return;
-    const socket = this.socket;
-    switch (this.framing) {
-      case BodyFraming.Length: {
-        const remaining = this.remaining;
-        if (chunk.length < remaining) {
-          this.remaining = remaining - chunk.length;
-          socket.write(chunk);
-          return;
-        }
-        // Anything past Content-Length is not part of the response (nginx drops it the same way).
-        if (chunk.length > remaining) this.workerKeeps = false;
-        socket.write(chunk.length === remaining ? chunk : chunk.subarray(0, remaining));
-        this.remaining = 0;
-        this.responseDone(this.keepAliveAfter);
-        return;
-      }
-      case BodyFraming.Rechunk:
-        socket.write(chunkHeader(chunk.length));
-        socket.write(chunk);
-        socket.write(CHUNK_TRAILER);
-        return;
-      case BodyFraming.Close:
-        socket.write(chunk);
-        return;
-      case BodyFraming.Chunked: {
-        const chunkedEnd = this.chunkedEnd!;
-        const used = chunkedEnd.feed(chunk);
-        if (used < 0) {
-          this.fail('upstream sent invalid chunked response while reading upstream', 502);
-          return;
-        }
-        if (used < chunk.length) this.workerKeeps = false;
-        socket.write(used === chunk.length ? chunk : chunk.subarray(0, used));
-        if (chunkedEnd.done) this.responseDone(this.keepAliveAfter);
-        return;
-      }
-      default:
-        return; // BodyFraming.None: a worker that sends a body after a HEAD head; dropped.
-    }
+    const step = this.body.relay(chunk, this.socket);
+    if (step === RelayStep.Done) this.responseDone(this.body.keepAlive);
+    else if (step === RelayStep.Broken) this.fail('upstream sent invalid chunked response while reading upstream', 502);
   }
 
   onWorkerEnd(): void {
@@ -553,19 +494,9 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
       this.fail(`${error?.message ?? 'upstream prematurely closed connection'} while ${phaseAction('reading response header')}`, 502);
       return;
     }
-    switch (this.framing) {
-      case BodyFraming.Rechunk:
-        this.socket.write(LAST_CHUNK);
-        this.responseDone(this.keepAliveAfter);
-        return;
-      case BodyFraming.Close:
-        this.responseDone(false);
-        return;
-      default:
-        // Content-Length not reached, or chunked without its last chunk: the client must not
-        // take a truncated body for a complete one, so its connection is cut.
-        this.fail(`upstream prematurely closed connection while ${phaseAction('reading response body')}`, 0);
-    }
+    // A cut-short body cuts the client connection (status 0: the head is out).
+    if (this.body.end(this.socket) === RelayStep.Done) this.responseDone(this.body.keepAlive);
+    else this.fail(`upstream prematurely closed connection while ${phaseAction('reading response body')}`, 0);
   }
 
   onWorkerError(error: Error): void {
