@@ -296,6 +296,7 @@ class Master {
     this.target++;
     this.settings.processes = Math.max(this.settings.processes, this.target);
     this.say(`SIGTTIN received: going up to ${this.target} workers`);
+    this.resizeRouterPool();
   }
 
   /** TTOU: one worker fewer, never below one; the highest id finishes its requests and leaves. */
@@ -304,6 +305,13 @@ class Master {
     this.target--;
     this.settings.processes = this.target;
     this.say(`SIGTTOU received: going down to ${this.target} workers`);
+    this.resizeRouterPool();
+  }
+
+  /** The router keeps connections to Python workers in proportion to their number (router/worker-pool.ts). */
+  private resizeRouterPool(): void {
+    const settings = this.settings;
+    if (settings.python !== null) this.router?.setKeptConnections(pythonKeptConnections(settings.processes, settings.threads));
   }
 
   /** USR1: reopen the log files (nginx's and gunicorn's meaning; uWSGI prints statistics on USR1). */

@@ -131,6 +131,25 @@ describe('router: kept worker connections', () => {
     assert.ok(mostOpen <= 2, `${mostOpen} worker connections open at once`);
   });
 
+  it('follows a new limit (the master sends one on TTIN/TTOU): a higher one opens connections for waiting requests at once', async () => {
+    const pool = router.context.pool!;
+    pool.setLimit(1);
+    reset((socket) => setTimeout(() => socket.write(KEPT), 300));
+    // Let the idle connections of the earlier tests close down to the new limit.
+    const warm = await Promise.all(Array.from({ length: 2 }, () => exchange(port, `GET /w HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)));
+    assert.ok(warm.every((text) => splitResponses(text)[0]?.status === 200));
+    reset((socket) => setTimeout(() => socket.write(KEPT), 300));
+    const started = Date.now();
+    const pending = Promise.all(Array.from({ length: 3 }, () => exchange(port, `GET /e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    pool.setLimit(3);
+    const replies = await pending;
+    assert.ok(replies.every((text) => splitResponses(text)[0]?.status === 200));
+    // One at a time through one connection would take 900 ms.
+    assert.ok(Date.now() - started < 800, `took ${Date.now() - started} ms`);
+    pool.setLimit(2);
+  });
+
   it("sends a body-less request again on a fresh connection after a stopping worker's goodbye (Tsgi-Retry)", async () => {
     reset((socket) => socket.write(KEPT));
     const client = await openSocket(port);

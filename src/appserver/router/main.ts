@@ -57,6 +57,10 @@ class RouterProcess {
       case 'stop':
         void this.stop(message.graceMs);
         return;
+      case 'kept':
+        if (this.init !== null) this.init.keptConnections = message.keptConnections;
+        this.server?.context.pool?.setLimit(message.keptConnections);
+        return;
     }
     const init = this.init;
     if (init !== null && this.server === null && !this.stopping && this.handles.size === init.serverPorts.length) void this.listen(init);

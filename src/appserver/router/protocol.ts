@@ -30,6 +30,8 @@ export type MasterToRouter =
   | { type: 'init'; init: RouterInit }
   /** Carries an --http socket handle (the IPC message's second argument). */
   | { type: 'socket'; index: number }
+  /** The workers' number changed: the new limit of kept connections (RouterInit.keptConnections). */
+  | { type: 'kept'; keptConnections: number }
   /** Stop accepting and leave: after the responses in flight (up to `graceMs`), or at once (0). */
   | { type: 'stop'; graceMs: number };
 
@@ -70,6 +72,8 @@ export function parseMasterToRouter(value: unknown): MasterToRouter | null {
       return typeof value.index === 'number' ? { type: 'socket', index: value.index } : null;
     case 'stop':
       return typeof value.graceMs === 'number' ? { type: 'stop', graceMs: value.graceMs } : null;
+    case 'kept':
+      return typeof value.keptConnections === 'number' ? { type: 'kept', keptConnections: value.keptConnections } : null;
     default:
       return null;
   }

@@ -140,6 +140,14 @@ export class HttpRouter {
     return ready;
   }
 
+  /** The workers' number changed (TTIN/TTOU): the router's limit of kept connections follows. */
+  setKeptConnections(count: number): void {
+    if (this.settings === null || this.settings.keptConnections === count) return;
+    this.settings.keptConnections = count;
+    const child = this.child;
+    if (child !== null && child.connected) child.send({ type: 'kept', keptConnections: count });
+  }
+
   /** Graceful (graceMs > 0: responses in flight finish) or immediate; resolves once the process is gone. */
   stop(graceMs: number): Promise<void> {
     this.stopping = true;

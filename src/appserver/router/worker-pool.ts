@@ -37,8 +37,21 @@ export class WorkerPool implements WorkerSocketHome {
 
   constructor(
     private readonly upstream: WorkerAddress,
-    readonly limit: number,
+    private limit: number,
   ) {}
+
+  /**
+   * A new limit (the workers' number changed): waiting requests take the new room at once; above a
+   * lower one, released connections are closed until it holds.
+   */
+  setLimit(limit: number): void {
+    if (limit <= 0) return;
+    this.limit = limit;
+    while (this.waiting.length > 0 && this.open < this.limit) {
+      const client = this.waiting.shift()!;
+      client.onPooledWorker(this.acquire(client)!);
+    }
+  }
 
   /**
    * A socket for `client`'s request: an idle one (connected, `reused`), a new one (connecting:
@@ -74,6 +87,10 @@ export class WorkerPool implements WorkerSocketHome {
 
   /** The socket's response ended where its framing said, and the worker keeps the connection. */
   release(socket: WorkerSocket): void {
+    if (this.open > this.limit) {
+      socket.destroy();
+      return;
+    }
     socket.resetResponse();
     if (socket.isPaused()) socket.resume();
     socket.removeAllListeners('drain');
