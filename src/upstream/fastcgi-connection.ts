@@ -122,6 +122,7 @@ export class FastcgiConnection implements ConnectionOwner, Poolable {
     this.connection.connected.then(
       () => {
         if (this.stateValue === 'connecting') this.stateValue = 'active';
+        request.onConnected?.();
         exchange.send(this.connection, outgoing);
       },
       // The connection already told its owner (this) why, and this told the exchange.

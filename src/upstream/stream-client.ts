@@ -78,7 +78,10 @@ export class StreamClient implements UpstreamClient {
     );
     connection.setOwner(exchange);
     connection.connected.then(
-      () => exchange.send(connection, { head, body: request.body, contentLength: prepared.contentLength, framing: RAW_BODY }),
+      () => {
+        request.onConnected?.();
+        exchange.send(connection, { head, body: request.body, contentLength: prepared.contentLength, framing: RAW_BODY });
+      },
       // The connection already told its owner (the exchange) why.
       () => {},
     );

@@ -29,6 +29,9 @@ export interface UpstreamRequest {
   /** Gives up the request: before the head it rejects with ERR_UPSTREAM_ABORTED, after it the
    *  body does (as `body.cancel()`). */
   signal?: AbortSignal;
+  /** Called once the connection is established, before the request is written (at once for a
+   *  pooled one): nginx's `$upstream_connect_time` is measured to here. */
+  onConnected?: () => void;
 }
 
 export interface UpstreamResponse {

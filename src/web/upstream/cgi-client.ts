@@ -30,9 +30,9 @@ export function clientBody(body: PassBody): Pick<UpstreamRequest, 'body' | 'cont
 export class CgiPassClient implements PassClient {
   constructor(private readonly client: UpstreamClient) {}
 
-  async request(prepared: PreparedRequest, body: PassBody, signal: AbortSignal): Promise<PassResponse> {
+  async request(prepared: PreparedRequest, body: PassBody, signal: AbortSignal, onConnected?: () => void): Promise<PassResponse> {
     if (prepared.kind !== 'cgi') throw new TypeError(`a ${this.client.peer} client sends CGI variables, not an HTTP request`);
-    const response = await this.client.request({ vars: prepared.vars, modifier1: prepared.modifier1, signal, ...clientBody(body) });
+    const response = await this.client.request({ vars: prepared.vars, modifier1: prepared.modifier1, signal, onConnected, ...clientBody(body) });
     return { status: response.status, reason: response.reason, headers: response.headers, body: response.body };
   }
 

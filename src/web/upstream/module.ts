@@ -45,8 +45,9 @@ export interface PassResponse {
 /** One peer, spoken to in one protocol. */
 export interface PassClient {
   /** Resolves at the response head; rejects with an UpstreamError (its phase and code decide
-   *  502 or 504 and whether `*_next_upstream` retries). */
-  request(prepared: PreparedRequest, body: PassBody, signal: AbortSignal): Promise<PassResponse>;
+   *  502 or 504 and whether `*_next_upstream` retries). `onConnected`, when the client can tell,
+   *  marks the connection's establishment ($upstream_connect_time; "-" without it). */
+  request(prepared: PreparedRequest, body: PassBody, signal: AbortSignal, onConnected?: () => void): Promise<PassResponse>;
   close(): Promise<void>;
 }
 

@@ -160,7 +160,7 @@ class Pass implements PassHandler {
       const index = state.begin(peer.name);
       let response: PassResponse;
       try {
-        response = await this.client(module, settings, group, peer).request(prepared, body, signal);
+        response = await this.client(module, settings, group, peer).request(prepared, body, signal, () => state.connected(index));
       } catch (error) {
         if (signal.aborted) {
           selection.done(peer, 'released');

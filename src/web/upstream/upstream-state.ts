@@ -13,8 +13,7 @@ interface Attempt {
   startMs: number;
   /** `$upstream_status` (the response's, or 502/504 for a failure); null while waiting. */
   status: number | null;
-  /** ms from the start; -1: not reached or not known. The protocol clients do not report when
-   *  the connection was made, so `$upstream_connect_time` is "-" for now. */
+  /** ms from the start; -1: not reached, or a client that does not report it. */
   connectMs: number;
   headerMs: number;
   responseMs: number;
@@ -37,6 +36,12 @@ export class UpstreamState {
   begin(addr: string): number {
     this.attempts.push({ addr, startMs: performance.now(), status: null, connectMs: -1, headerMs: -1, responseMs: -1, length: 0 });
     return this.attempts.length - 1;
+  }
+
+  /** The connection to the peer is established. */
+  connected(index: number): void {
+    const a = this.attempts[index]!;
+    a.connectMs = performance.now() - a.startMs;
   }
 
   /** The response head arrived. */
