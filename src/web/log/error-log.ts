@@ -223,6 +223,7 @@ export class ErrorLogWriter implements ErrorLog {
   private readonly stderr: (text: string) => void;
   private readonly hostname: string;
   private readonly main: readonly ErrorLogEntry[];
+  private closed = false;
 
   constructor(config: NginxConfig | null, options: ErrorLogOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -297,6 +298,9 @@ export class ErrorLogWriter implements ErrorLog {
   }
 
   private emit(entries: readonly ErrorLogEntry[], rank: number, line: string, level: LogLevel): void {
+    // A request that finishes while its generation shuts down logs nothing rather than reopen a
+    // file that may be gone (and throw from the connection's last step).
+    if (this.closed) return;
     const written = new Set<Sink>();
     for (const entry of entries) {
       if (rank < levelRank(entry.level)) continue;
@@ -319,6 +323,7 @@ export class ErrorLogWriter implements ErrorLog {
   }
 
   close(): void {
+    this.closed = true;
     for (const sink of this.sinks.values()) sink.close();
     this.sinks.clear();
   }

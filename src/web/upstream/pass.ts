@@ -184,8 +184,17 @@ class Pass implements PassHandler {
         state.end(index, response.status);
         continue;
       }
-      selection.done(peer, 'ok');
-      return this.respond(ctx, module, settings, response, state, index, signal);
+      // The peer stays counted (least_conn, max_conns) until its response is read, as nginx frees
+      // it when the request is finalized.
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        selection.done(peer, 'ok');
+      };
+      // A body never read (the connection closed before the response was written) still ends.
+      ctx.onDone(release);
+      return this.respond(ctx, module, settings, response, state, index, signal, release);
     }
   }
 
@@ -218,9 +227,11 @@ class Pass implements PassHandler {
     state: UpstreamState,
     index: number,
     signal: AbortSignal,
+    release: () => void,
   ): ContentResult {
     const status = response.status;
     if (status === 101 && response.upgrade !== undefined) {
+      release();
       state.end(index, status);
       return upgradeTakeover(ctx, response, passedHeaders(ctx, response, settings, module.hiddenHeaders));
     }
@@ -229,6 +240,7 @@ class Pass implements PassHandler {
       // ngx_http_upstream_process_headers: the peer's body is dropped and the request goes on
       // at the URI (or named location) it names, as a GET unless it is a HEAD.
       response.body.cancel();
+      release();
       state.end(index, status);
       if (ctx.method !== 'HEAD') ctx.method = 'GET';
       if (redirect.startsWith('@')) return { kind: 'namedLocation', name: redirect };
@@ -239,6 +251,7 @@ class Pass implements PassHandler {
     }
     if (settings.interceptErrors && status >= 300 && ctx.loc.settings.errorPages.some((page) => page.status === status)) {
       response.body.cancel();
+      release();
       state.end(index, status);
       return { kind: 'status', status };
     }
@@ -246,6 +259,7 @@ class Pass implements PassHandler {
     const upstreamBody = response.body;
     ctx.onDone(() => upstreamBody.cancel());
     const onEnd = (bytes: number, error: unknown): void => {
+      release();
       state.end(index, null, bytes);
       if (error instanceof UpstreamError && error.code !== 'ERR_UPSTREAM_ABORTED') this.logUpstreamError(ctx, error);
     };

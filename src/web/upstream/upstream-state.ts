@@ -2,8 +2,8 @@
  * The `$upstream_*` variables of one request (ngx_http_upstream_addr_variable and friends): one
  * entry per attempt, joined with ", " in nginx's formats. Times are seconds with milliseconds;
  * a time never reached (no connection, no header) is "-". The values live in ctx.variables, where
- * the variable engine reads the upstream names (src/web/variables.ts), written when an attempt
- * ends (failed, or its body read): the access log comes after that.
+ * the variable engine reads the upstream names (src/web/variables.ts), written at the response
+ * head (for add_header) and when an attempt ends (failed, or its body read: the access log).
  */
 import type { RequestContext } from '../request-context.js';
 
@@ -50,6 +50,8 @@ export class UpstreamState {
     a.headerMs = performance.now() - a.startMs;
     a.status = status;
     a.responseMs = a.headerMs;
+    // The header filters (add_header $upstream_addr) run before the body is read.
+    this.publish();
   }
 
   /** The attempt ended (failed, or its body was read to the end): its response time stops. */

@@ -150,14 +150,16 @@ describe('fastcgi_pass to php-fpm', { skip: 'skip' in php ? php.skip : false }, 
         location /closed { fastcgi_pass 127.0.0.1:${forwarder.port}; }
       }`);
     try {
+      // php-fpm gives a kept connection one of its 2 children for as long as it stays open: the
+      // closed ones go first.
+      for (let i = 0; i < 3; i++) assert.equal((await get(counting.port, '/closed?do=env')).status, 200);
+      assert.equal(accepted, 3, 'a connection per request without keep_conn');
       const body = Buffer.alloc(100_000, 'z');
       for (let i = 0; i < 3; i++) {
         const reply = await get(counting.port, '/kept?do=env', { method: 'POST', body, headers: { 'Content-Type': 'application/octet-stream' } });
         assert.equal(reply.json<{ body_length: number }>().body_length, body.length);
       }
-      assert.equal(accepted, 1, 'three requests on one kept connection');
-      for (let i = 0; i < 3; i++) assert.equal((await get(counting.port, '/closed?do=env')).status, 200);
-      assert.equal(accepted, 4, 'a connection per request without keep_conn');
+      assert.equal(accepted, 4, 'three requests on one kept connection');
     } finally {
       await counting.stop();
       await forwarder.close();
