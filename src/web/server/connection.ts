@@ -395,6 +395,8 @@ export class WebConnection {
     let contentType: string | undefined;
     let lastModified: string | undefined;
     let location: string | undefined;
+    let ownServer = true;
+    let ownDate = true;
     for (const header of response.headers) {
       switch (canonicalName(header[0])) {
         case 'content-type':
@@ -414,6 +416,16 @@ export class WebConnection {
         case 'transfer-encoding':
         case 'keep-alive':
           break;
+        // An upstream's own Server / Date (uwsgi_pass...) replace tsgi's, in their place among
+        // the others, as nginx's header filter writes its own only when headers_out has none.
+        case 'server':
+          ownServer = false;
+          rest.push(header);
+          break;
+        case 'date':
+          ownDate = false;
+          rest.push(header);
+          break;
         default:
           rest.push(header);
       }
@@ -425,8 +437,8 @@ export class WebConnection {
       else r.keepAlive = false;
     }
     let head = statusLine(status);
-    head += s.serverTokens === 'off' ? 'Server: tsgi\r\n' : `Server: ${this.services.serverVersion}\r\n`;
-    head += `Date: ${this.services.clock.header}\r\n`;
+    if (ownServer) head += s.serverTokens === 'off' ? 'Server: tsgi\r\n' : `Server: ${this.services.serverVersion}\r\n`;
+    if (ownDate) head += `Date: ${this.services.clock.header}\r\n`;
     if (contentType !== undefined) head += `Content-Type: ${contentType}\r\n`;
     if (contentLength !== undefined) head += `Content-Length: ${contentLength}\r\n`;
     if (lastModified !== undefined) head += `Last-Modified: ${lastModified}\r\n`;

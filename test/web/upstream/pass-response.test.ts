@@ -130,6 +130,22 @@ describe('uwsgi_pass responses', () => {
     }
   });
 
+  it('sends the application\'s own Server and Date instead of tsgi\'s, once each', async () => {
+    const peer = await answering('HTTP/1.1 200 OK\r\nServer: app/1.0\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nContent-Length: 2\r\n\r\nok');
+    const web = await startWeb(`server { listen 127.0.0.1:PORT; location / { uwsgi_pass 127.0.0.1:${peer.port}; } }`);
+    try {
+      const client = connect(web.port, '127.0.0.1');
+      client.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const text = await readUntil(client, (t) => t.endsWith('ok'));
+      client.destroy();
+      assert.deepEqual(text.match(/^Server: .*$/gm), ['Server: app/1.0']);
+      assert.deepEqual(text.match(/^Date: .*$/gm), ['Date: Mon, 01 Jan 2024 00:00:00 GMT']);
+    } finally {
+      await web.stop();
+      await peer.close();
+    }
+  });
+
   it('answers with error_page for an upstream status when uwsgi_intercept_errors is on', async () => {
     const app = await startApp(echoApp('x').app, [{ protocol: 'uwsgi', address: '127.0.0.1:0' }]);
     const web = await startWeb(`server {
