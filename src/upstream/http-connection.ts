@@ -109,6 +109,8 @@ export class HttpConnection implements ConnectionOwner, BodySource, Http1Respons
   /** The request-target, for error messages. */
   private target = '';
   private sent = false;
+  /** The response ended before the request was seen all sent: pool the connection then. */
+  private reuseWhenSent = false;
   private settled = true;
   private headSeen = false;
   private received = 0;
@@ -156,6 +158,7 @@ export class HttpConnection implements ConnectionOwner, BodySource, Http1Respons
     this.keepAlive = request.keepAlive;
     this.target = request.target;
     this.sent = false;
+    this.reuseWhenSent = false;
     this.settled = false;
     this.headSeen = false;
     this.received = 0;
@@ -230,11 +233,21 @@ export class HttpConnection implements ConnectionOwner, BodySource, Http1Respons
 
   private onSent(): void {
     this.sent = true;
+    if (this.reuseWhenSent) {
+      this.reuseWhenSent = false;
+      this.makeIdle();
+      return;
+    }
     // nginx arms the read timeout once the request is sent (ngx_http_upstream_send_request).
     if (!this.settled) this.connection.expectResponse();
   }
 
   private onSendFailed(error: unknown): void {
+    if (this.reuseWhenSent) {
+      this.reuseWhenSent = false;
+      this.close();
+      return;
+    }
     if (this.settled) return;
     const failure = error instanceof UpstreamError ? error : this.error('ERR_UPSTREAM_SEND', String(error), 'sending request');
     this.fail(failure);
@@ -349,19 +362,27 @@ export class HttpConnection implements ConnectionOwner, BodySource, Http1Respons
     const keep =
       reusable &&
       this.keepAlive &&
-      this.sent &&
       this.stateValue === 'active' &&
       this.connection.state === 'open' &&
       this.requests < this.limits.maxRequests &&
       Date.now() - this.openedAt < this.limits.maxAgeMs;
-    if (keep) {
-      this.stateValue = 'idle';
-      this.connection.setOwner(null);
-    } else {
-      this.close();
-    }
+    // The peer may answer before this side has seen its last write complete (a file body's
+    // EOF read is still pending): the connection is reused once the request is all sent, as
+    // nginx's keepalive module requires (u->request_body_sent).
+    if (keep && !this.sent) this.reuseWhenSent = true;
+    else if (keep) this.makeIdle();
+    else this.close();
     body?.end();
-    if (keep) this.hooks.onReusable(this);
+  }
+
+  private makeIdle(): void {
+    if (this.stateValue !== 'active' || this.connection.state !== 'open') {
+      this.close();
+      return;
+    }
+    this.stateValue = 'idle';
+    this.connection.setOwner(null);
+    this.hooks.onReusable(this);
   }
 
   private fail(failure: UpstreamError): void {

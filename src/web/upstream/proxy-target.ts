@@ -47,7 +47,6 @@ export class ProxyTargetError extends Error {}
 const HTTP = 'http://';
 const HTTPS = 'https://';
 const HTTP_PORT = 80;
-const HTTPS_PORT = 443;
 
 /** Static targets parsed once per configuration object. */
 const staticTargets = new WeakMap<PassTarget, ProxyTarget>();
@@ -79,8 +78,8 @@ function parseTarget(url: string, dynamic: boolean): ProxyTarget | null {
     rest = url.slice(HTTP.length);
     defaultPort = HTTP_PORT;
   } else if (lower.startsWith(HTTPS)) {
-    rest = url.slice(HTTPS.length);
-    defaultPort = HTTPS_PORT;
+    // tsgi has no TLS client: refused per request rather than sending plain HTTP to port 443.
+    throw new ProxyTargetError(`https upstreams are not supported: "${url}"`);
   } else {
     return null;
   }
