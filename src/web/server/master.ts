@@ -36,21 +36,18 @@ import { parseWorkerMessage, sumCounters, type MasterMessage, type WorkerMessage
 const WORKER_ENTRY = siblingModule(import.meta.url, 'worker-main');
 
 /**
- * V8 settings for a worker's small heap, each unless the user chose it (NODE_OPTIONS, or the
- * master's own options):
- * - the young generation (semi-space, 16 MiB by default) capped at 2 MiB: a burst of connections
- *   grows a default one to ~48 MiB that stays committed, which was the larger part of a worker's
- *   memory with 10,000 idle connections (bench idle-conns: median 213-237 MiB for master and
- *   worker, 172 MiB with the cap); the small-file CPU per request did not move;
- * - GC on the worker's own thread: helper threads woken for every scavenge of a small heap cost
- *   system time (futex); with them off a small static response took ~1 µs less system CPU
- *   (-7% in all, side by side).
+ * A worker's young generation (V8's semi-space, 16 MiB by default) capped at 2 MiB, unless the
+ * user chose a size (NODE_OPTIONS, or the master's own options): a burst of connections grows a
+ * default one to ~48 MiB that stays committed, which was the larger part of a worker's memory with
+ * 10,000 idle connections (bench idle-conns: median 213-237 MiB for master and worker, 166-172 MiB
+ * with the cap); the small-file CPU per request did not move. (--single-threaded-gc saved ~1 µs
+ * of system CPU per small response but, without concurrent marking, let the idle memory climb
+ * back to 172-222 MiB: not taken.)
  */
 function workerExecArgv(): string[] {
   const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ');
   const argv = childExecArgv(WORKER_ENTRY);
   if (!chosen.includes('semi-space-size')) argv.push('--max-semi-space-size=2');
-  if (!chosen.includes('single-threaded')) argv.push('--single-threaded-gc');
   return argv;
 }
 
