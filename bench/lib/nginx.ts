@@ -92,10 +92,12 @@ export const UPSTREAM_KEEPALIVE = 16;
  * - `uwsgi`, `scgi`: a new connection per request (nginx 1.22 keeps neither alive, even with an
  *   upstream `keepalive`).
  * - `fastcgi-keepalive`: `fastcgi_keep_conn on` + upstream `keepalive`: connections reused.
+ * - `uwsgi-keepalive`: the same through an upstream block with `keepalive`: nginx 1.22 still opens
+ *   a connection per request; tsgi web keeps them with tsgi serve (docs/protocols.md).
  * - `http`: nginx's default `proxy_pass`: HTTP/1.0 and `Connection: close`, a connection per request.
  * - `http-keepalive`: HTTP/1.1 with `Connection ""` + upstream `keepalive`: connections reused.
  */
-export type NginxPass = 'uwsgi' | 'scgi' | 'fastcgi-keepalive' | 'http' | 'http-keepalive';
+export type NginxPass = 'uwsgi' | 'uwsgi-keepalive' | 'scgi' | 'fastcgi-keepalive' | 'http' | 'http-keepalive';
 
 export function passSite(pass: NginxPass, backend: Listen): NginxSite {
   const to = nginxAddress(backend);
@@ -103,6 +105,8 @@ export function passSite(pass: NginxPass, backend: Listen): NginxSite {
   switch (pass) {
     case 'uwsgi':
       return { server: ['location / {', `  include ${NGINX_PARAMS.uwsgi};`, `  uwsgi_pass ${to};`, '}'] };
+    case 'uwsgi-keepalive':
+      return { http: upstream, server: ['location / {', `  include ${NGINX_PARAMS.uwsgi};`, '  uwsgi_pass backend;', '}'] };
     case 'scgi':
       return { server: ['location / {', `  include ${NGINX_PARAMS.scgi};`, `  scgi_pass ${to};`, '}'] };
     case 'fastcgi-keepalive':

@@ -16,7 +16,7 @@ import { nginxUwsgiUnix } from './nginx-uwsgi-unix.js';
 import { nodeVsNode } from './node-vs-node.js';
 import { proxyHttp } from './proxy-http.js';
 import { pythonHello } from './python-hello.js';
-import { stack } from './stack.js';
+import { stack, stackClose } from './stack.js';
 import { staticLarge } from './static-large.js';
 import { staticSmall } from './static-small.js';
 
@@ -33,6 +33,7 @@ export const SCENARIOS: readonly Scenario[] = [
   flaskHello,
   proxyHttp,
   stack,
+  stackClose,
   staticSmall,
   staticLarge,
   idleConns,

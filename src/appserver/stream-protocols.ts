@@ -5,6 +5,7 @@ import { ScgiRequestDecoder } from '../protocols/scgi.js';
 import { formatCgiHead, formatHttpHead } from '../protocols/cgi-response.js';
 import { StreamConnection, type StreamProtocol } from './stream-connection.js';
 import type { ServerContext } from './context.js';
+import { KEEP_MODIFIER2 } from './stream-keep.js';
 
 export interface StreamProtocolOptions {
   /** uWSGI's --buffer-size: the largest vars block (uwsgi) or header block (SCGI) accepted. */
@@ -27,6 +28,7 @@ export function uwsgiProtocol(options: StreamProtocolOptions = {}): StreamProtoc
               vars: request.vars,
               contentLength: request.contentLength,
               stripScriptName: request.modifier1 === UWSGI_MODIFIER_STRIP_SCRIPT_NAME,
+              keep: request.modifier2 === KEEP_MODIFIER2,
             }),
           onBody: events.onBody,
           onComplete: events.onComplete,

@@ -14,6 +14,10 @@
  * `response` resolves in the body state. A failure before it rejects `response`; after it, the
  * body iterator throws. `onSettled` runs once, at complete or failed: the protocol client then
  * closes the connection or gives it back to its pool.
+ *
+ * With `askedKeep` (a kept uwsgi connection was asked for, kept-response.ts), a head carrying
+ * `Tsgi-Keep: 1` makes the response end where its own framing says (Content-Length, chunked, or
+ * no body), not at the close: `onSettled` then says whether the connection is reusable.
  */
 import { CgiResponseParser, type CgiResponseHead } from '../protocols/cgi-response.js';
 import type { ConnectionOwner, Transport } from './connection.js';
@@ -21,6 +25,8 @@ import { UpstreamError, type UpstreamErrorCode, type UpstreamPhase } from './err
 import { sendRequest, type OutgoingRequest } from './request-body.js';
 import { ResponseBody } from './response-body.js';
 import { BodyLength, announcedBodyLength, hasBody, isInterim } from './response-length.js';
+import { keptHead } from './kept-response.js';
+import { ChunkedDecoder, INVALID_CHUNKED, type ChunkSink } from '../protocols/http1-chunked.js';
 import type { UpstreamLog, UpstreamResponse } from './types.js';
 
 export interface ExchangeSettings {
@@ -36,6 +42,8 @@ export interface ExchangeSettings {
   highWaterMark: number;
   log: UpstreamLog;
   signal?: AbortSignal;
+  /** The request asked the peer to keep the connection (uwsgi modifier2 'K'). */
+  askedKeep?: boolean;
 }
 
 type RequestState = 'waiting' | 'sending' | 'sent' | 'stopped';
@@ -48,7 +56,8 @@ const TRUNCATED_HEAD = 'ERR_CGI_TRUNCATED';
 export class Exchange implements ConnectionOwner {
   readonly response: Promise<UpstreamResponse>;
   private readonly settings: ExchangeSettings;
-  private readonly onSettled: (outcome: ExchangeOutcome) => void;
+  /** `reusable`: the response ended by its own framing, whole, with nothing after it. */
+  private readonly onSettled: (outcome: ExchangeOutcome, reusable: boolean) => void;
   private requestState: RequestState = 'waiting';
   private responseState: ResponseState = 'head';
   private transport: Transport | null = null;
@@ -62,8 +71,16 @@ export class Exchange implements ConnectionOwner {
   private rejectHead: (error: UpstreamError) => void = () => {};
   private readonly onAbort = (): void => this.abort();
   private received = 0;
+  /** The peer agreed to keep the connection: the response ends by its framing (`finished`). */
+  private delimited = false;
+  private chunked: ChunkedDecoder | null = null;
+  private chunkSink: ChunkSink | null = null;
+  /** The delimited response is whole; the exchange completes once the current input is parsed. */
+  private finished = false;
+  /** Bytes came after the delimited end (or broke the chunks): the connection is out of step. */
+  private overrun = false;
 
-  constructor(settings: ExchangeSettings, onSettled: (outcome: ExchangeOutcome) => void) {
+  constructor(settings: ExchangeSettings, onSettled: (outcome: ExchangeOutcome, reusable: boolean) => void) {
     this.settings = settings;
     this.onSettled = onSettled;
     this.response = new Promise<UpstreamResponse>((resolve, reject) => {
@@ -123,7 +140,11 @@ export class Exchange implements ConnectionOwner {
     if (this.parser.execute(chunk) < 0 && !this.settled) {
       const failure = this.parser.error;
       this.onError(this.error('ERR_UPSTREAM_INVALID_RESPONSE', failure?.message ?? 'upstream sent invalid response', this.readPhase));
+      return;
     }
+    // Completed here, after the whole input was parsed, so that bytes following the end in the
+    // same read are seen (they make the connection unusable) before it is handed back.
+    if (this.finished && !this.settled) this.complete(!this.overrun);
   }
 
   /** The response ended (EOF, or FCGI_END_REQUEST). */
@@ -141,11 +162,19 @@ export class Exchange implements ConnectionOwner {
       this.onError(this.error('ERR_UPSTREAM_PREMATURE_CLOSE', `${this.settings.prematureEnd} (${short})`, 'reading response body'));
       return;
     }
+    if (this.chunked !== null && !this.chunked.done) {
+      this.onError(this.error('ERR_UPSTREAM_PREMATURE_CLOSE', this.settings.prematureEnd, 'reading response body'));
+      return;
+    }
+    this.complete(false);
+  }
+
+  private complete(reusable: boolean): void {
     this.responseState = 'complete';
     this.transport = null;
     this.settings.signal?.removeEventListener('abort', this.onAbort);
     this.body?.end();
-    this.onSettled('complete');
+    this.onSettled('complete', reusable);
   }
 
   onError(error: UpstreamError): void {
@@ -156,7 +185,7 @@ export class Exchange implements ConnectionOwner {
     this.settings.signal?.removeEventListener('abort', this.onAbort);
     if (hadHead) this.body?.fail(error);
     else this.rejectHead(error);
-    this.onSettled('failed');
+    this.onSettled('failed', false);
   }
 
   /** The caller gave up (AbortSignal, or body.cancel()). */
@@ -178,7 +207,9 @@ export class Exchange implements ConnectionOwner {
       this.onError(this.error('ERR_UPSTREAM_INVALID_RESPONSE', `upstream sent an interim status ${head.status} as its response`, 'reading response header'));
       return;
     }
-    const headers = this.settings.hideStatus ? withoutStatus(head.headers) : head.headers;
+    let headers = this.settings.hideStatus ? withoutStatus(head.headers) : head.headers;
+    const kept = this.settings.askedKeep === true ? keptHead(headers) : null;
+    if (kept !== null) headers = kept.headers;
     const announced = announcedBodyLength(headers);
     if (announced !== null && typeof announced === 'object') {
       this.onError(this.error('ERR_UPSTREAM_INVALID_RESPONSE', announced.invalid, 'reading response header'));
@@ -187,6 +218,7 @@ export class Exchange implements ConnectionOwner {
     const bodied = hasBody(this.settings.method, head.status);
     this.warnOnOverflow = bodied && announced !== null;
     this.length = new BodyLength(bodied ? announced : 0);
+    if (kept !== null) this.startDelimited(bodied, announced, kept.chunked);
     const body = new ResponseBody(
       {
         pause: () => this.transport?.pause(),
@@ -200,7 +232,28 @@ export class Exchange implements ConnectionOwner {
     this.resolveHead({ status: head.status, reason: head.reason, headers, body });
   }
 
+  /** The peer agreed to keep the connection: where its response ends. A head with no framing
+   *  for a bodied response (neither length nor chunks) can only end at the close. */
+  private startDelimited(bodied: boolean, announced: number | null, chunked: boolean): void {
+    if (!bodied || announced === 0) {
+      this.delimited = true;
+      this.finished = true;
+      this.warnOnOverflow = false;
+    } else if (chunked) {
+      this.delimited = true;
+      this.length = new BodyLength(null);
+      this.chunked = new ChunkedDecoder();
+      this.chunkSink = { onData: (data) => this.body?.push(data) };
+    } else if (announced !== null) {
+      this.delimited = true;
+    }
+  }
+
   private onBody(chunk: Buffer): void {
+    if (this.delimited) {
+      this.onDelimitedBody(chunk);
+      return;
+    }
     if (this.responseState !== 'body') return;
     const part = this.length.take(chunk);
     if (part.length > 0) this.body?.push(part);
@@ -208,6 +261,30 @@ export class Exchange implements ConnectionOwner {
       this.warnOnOverflow = false;
       this.settings.log('warn', `upstream sent more data than specified in "Content-Length" header while reading upstream, upstream: "${this.settings.peer}"`);
     }
+  }
+
+  private onDelimitedBody(chunk: Buffer): void {
+    if (this.finished || this.responseState !== 'body') {
+      this.overrun = true;
+      return;
+    }
+    const chunked = this.chunked;
+    if (chunked !== null) {
+      const used = chunked.execute(chunk, 0, chunk.length, this.chunkSink!);
+      if (used < 0) {
+        this.onError(this.error('ERR_UPSTREAM_INVALID_RESPONSE', INVALID_CHUNKED, 'reading response body'));
+        return;
+      }
+      if (chunked.done) {
+        this.finished = true;
+        if (used < chunk.length) this.overrun = true;
+      }
+      return;
+    }
+    const part = this.length.take(chunk);
+    if (part.length > 0) this.body?.push(part);
+    if (part.length < chunk.length) this.overrun = true;
+    if (this.length.shortfall() === null) this.finished = true;
   }
 }
 

@@ -13,6 +13,8 @@ const SCGI: StreamProtocol = {
   hideStatus: true,
   // prepareRequest requires a known length for SCGI, so contentLength is a number here.
   encodeHead: (request) => encodeScgiRequest(request.vars, request.contentLength ?? 0),
+  // SCGI has no field where a request could ask for more.
+  canKeep: false,
 };
 
 export class ScgiClient extends StreamClient {
