@@ -506,6 +506,7 @@ export class ClientConnection implements Http1RequestHandlers, PoolClient {
       if (code === 'EAGAIN' && this.workerIdle < this.context.timeoutSeconds) {
         // The workers' listen queue is full (a UNIX socket refuses at once where TCP would wait
         // for the kernel to retry the SYN): try again shortly, within the connect timeout.
+        this.worker!.owner = null;
         this.worker = null;
         this.retryDelay = Math.min(RETRY_MAX_MS, this.retryDelay === 0 ? RETRY_FIRST_MS : this.retryDelay * 2);
         this.retryTimer = setTimeout(() => this.openWorkerSocket(), this.retryDelay);

@@ -105,6 +105,17 @@ export class WorkerPool implements WorkerSocketHome {
     client.onPooledWorker(socket);
   }
 
+  /**
+   * `socket` broke between requests (its worker's goodbye, end or error reached it idle) and is
+   * being destroyed: out of the idle list now. Its 'close', which would take it out too, comes
+   * only a turn of the event loop later, and a request that took it meanwhile wrote into a
+   * destroyed socket (a silent no-op) and waited --http-timeout for a reply: the 504s of a reload.
+   */
+  discard(socket: WorkerSocket): void {
+    const at = this.idle.lastIndexOf(socket);
+    if (at >= 0) this.idle.splice(at, 1);
+  }
+
   closed(socket: WorkerSocket): void {
     this.open--;
     const at = this.idle.indexOf(socket);

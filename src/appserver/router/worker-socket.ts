@@ -23,6 +23,7 @@ export interface WorkerSocketOwner {
 /** Where a kept socket goes when its response ended (or it closed): ./worker-pool.ts. */
 export interface WorkerSocketHome {
   release(worker: WorkerSocket): void;
+  discard(worker: WorkerSocket): void;
   closed(worker: WorkerSocket): void;
 }
 
@@ -73,8 +74,8 @@ function onWorkerConnect(this: WorkerSocket): void {
 function onWorkerData(this: WorkerSocket, chunk: Buffer): void {
   const owner = this.owner;
   if (owner === null) {
-    // A worker does not speak between requests.
-    this.destroy();
+    // A worker does not speak between requests (but for its goodbye).
+    discardIdle(this);
     return;
   }
   owner.onWorkerData(this, chunk);
@@ -88,17 +89,30 @@ function onWorkerData(this: WorkerSocket, chunk: Buffer): void {
 }
 
 function onWorkerEnd(this: WorkerSocket): void {
-  if (this.owner === null) this.destroy();
+  if (this.owner === null) discardIdle(this);
   else this.owner.onWorkerEnd();
 }
 
 function onWorkerError(this: WorkerSocket, error: Error): void {
-  if (this.owner === null) this.destroy();
+  if (this.owner === null) discardIdle(this);
   else this.owner.onWorkerError(error);
+}
+
+/** Destroys a socket that broke between requests, and takes it out of the pool's idle list at once. */
+function discardIdle(socket: WorkerSocket): void {
+  socket.home?.discard(socket);
+  socket.destroy();
 }
 
 function onWorkerClose(this: WorkerSocket): void {
   this.home!.closed(this);
+  const owner = this.owner;
+  if (owner !== null) {
+    // Closed with no 'end' or 'error' for its request (destroyed behind the owner's back): a
+    // request left waiting here would get nothing until --http-timeout.
+    this.owner = null;
+    owner.onWorkerEnd();
+  }
 }
 
 export function onWorkerDrain(this: WorkerSocket): void {
