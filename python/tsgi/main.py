@@ -4,6 +4,7 @@ import faulthandler
 import os
 import socket
 import sys
+import time
 
 from .environ import EnvironSettings
 from .exit_codes import EXIT_FAILED_APP, EXIT_FAILURE
@@ -14,6 +15,7 @@ from .log import log, log_exception, prefix
 from .options import parse_options
 from .request import ServeContext
 from .server import Server, open_listener
+from .supervision import make_accounting, start_supervision
 
 #: The line on stdout that tells the master the worker accepts requests.
 READY_LINE = 'tsgi-python ready pid=%d'
@@ -33,6 +35,7 @@ def main(argv):
         return EXIT_FAILURE
 
     app = None
+    loading = time.monotonic()
     try:
         app = load_application(options, _report_load_failure)
     except AppLoadError as error:
@@ -41,6 +44,7 @@ def main(argv):
             log('*** no app loaded. GAME OVER ***')
             return EXIT_FAILED_APP
         log('*** no app loaded. going in full dynamic mode ***')
+    startup_time = time.monotonic() - loading
 
     try:
         listener, created = open_listener(options)
@@ -50,12 +54,14 @@ def main(argv):
         return EXIT_FAILURE
 
     tcp = listener.family in (socket.AF_INET, socket.AF_INET6)
+    accounting = make_accounting(options)
     ctx = ServeContext(
         app=app,
         buffer_size=options.buffer_size,
         socket_timeout=options.socket_timeout,
         environ_settings=EnvironSettings(multithread=options.threads > 1, multiprocess=options.multiprocess),
         tcp=tcp,
+        accounting=accounting,
     )
     server = Server(
         listener,
@@ -66,6 +72,7 @@ def main(argv):
     )
     server.install_signals()
     server.start()
+    start_supervision(options, accounting, server, startup_time)
     if app is not None and (options.wsgi_file is not None or options.module is not None):
         log('WSGI app 0 (mountpoint=\'\') ready in pid %d (%s, %d thread%s)' % (os.getpid(), describe(options), options.threads, '' if options.threads == 1 else 's'))
     if options.py_autoreload > 0:

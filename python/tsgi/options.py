@@ -1,6 +1,7 @@
 """The worker's command line. Option names and defaults are uWSGI's where uWSGI has the option,
 so a master that translates a uWSGI config only has to forward the values."""
 import argparse
+import json
 
 from .exit_codes import EXIT_USAGE
 from .mounts import parse_mount
@@ -81,7 +82,26 @@ def build_parser():
     serving.add_argument('--socket-timeout', type=_non_negative, default=DEFAULT_SOCKET_TIMEOUT, metavar='SECONDS', help='timeout of each read and write on a connection, 0 for none (default %(default)s)')
     serving.add_argument('--multiprocess', action='store_true', help='set wsgi.multiprocess (the master runs more than one worker)')
     serving.add_argument('--worker-reload-mercy', type=_positive, default=DEFAULT_MERCY, metavar='SECONDS', help='how long SIGTERM/SIGHUP wait for requests in flight (default %(default)s)')
+
+    master = parser.add_argument_group('master (what tsgi serve passes; see reporter.py)')
+    master.add_argument('--worker-id', type=_positive, default=1, metavar='N', help="uWSGI's worker id, for the log lines (default %(default)s)")
+    master.add_argument('--report-fd', type=int, metavar='N', help='the channel to the master: reports, retire, harakiri notes out; totals in')
+    master.add_argument('--report-interval', type=_positive, default=1000, metavar='MS', help='how often the counters are reported (default %(default)s)')
+    master.add_argument('--harakiri', type=_positive, metavar='SECONDS', help='kill this worker when a request runs longer')
+    master.add_argument('--max-requests', type=_positive, metavar='N', help='ask the master to recycle this worker after N requests')
+    master.add_argument('--reload-on-rss', type=_positive, metavar='BYTES', help='ask the master to recycle this worker when its RSS exceeds BYTES')
+    master.add_argument('--request-log', type=_json_object, metavar='JSON', help='the request log settings (RequestLogSettings of src/appserver/worker-protocol.ts)')
     return parser
+
+
+def _json_object(text):
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError('not JSON: %s' % error)
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError('expected a JSON object')
+    return value
 
 
 def parse_options(argv):

@@ -30,9 +30,9 @@ from .response import FileWrapper, Response, WriteError
 class ServeContext(object):
     """What every request of this worker shares."""
 
-    __slots__ = ('app', 'buffer_size', 'socket_timeout', 'timeouts', 'environ_settings', 'tcp')
+    __slots__ = ('app', 'buffer_size', 'socket_timeout', 'timeouts', 'environ_settings', 'tcp', 'accounting')
 
-    def __init__(self, app, buffer_size, socket_timeout, environ_settings, tcp):
+    def __init__(self, app, buffer_size, socket_timeout, environ_settings, tcp, accounting=None):
         self.app = app
         self.buffer_size = buffer_size
         self.socket_timeout = socket_timeout
@@ -44,12 +44,15 @@ class ServeContext(object):
         self.environ_settings = environ_settings
         #: connections are TCP (they get TCP_NODELAY), not UNIX
         self.tcp = tcp
+        #: the request counters (accounting.py); None when no master reads them
+        self.accounting = accounting
 
 
-def serve_connection(conn, ctx, may_keep=False):
+def serve_connection(conn, ctx, may_keep=False, core=None):
     """Serves one request of `conn`. Never raises. Returns True when the connection carries
     another request (tsgi's router asked, `may_keep` allows it, and the response ended where
-    its framing says); else the caller closes `conn`."""
+    its framing says); else the caller closes `conn`. `core` is the calling thread's Core of
+    ctx.accounting."""
     link = Link(conn, ctx.timeouts)
     try:
         packet = read_packet(link, ctx.buffer_size)
@@ -70,6 +73,17 @@ def serve_connection(conn, ctx, may_keep=False):
     wsgi_input = InputStream(link, packet.content_length, packet.rest, ctx.socket_timeout)
     environ = build_environ(packet, wsgi_input, ctx.environ_settings)
     response = Response(link, environ['SERVER_PROTOCOL'], environ.get('REQUEST_METHOD', ''), may_keep)
+    accounting = ctx.accounting
+    if accounting is None or core is None:
+        return _respond(ctx, environ, response, wsgi_input)
+    accounting.begin(core, environ)
+    try:
+        return _respond(ctx, environ, response, wsgi_input)
+    finally:
+        accounting.end(core, response, response.app_error)
+
+
+def _respond(ctx, environ, response, wsgi_input):
     if ctx.app is None:
         log('%s: Python application not found (%s %s)' % (prefix(), response.method, _where(environ)))
         return _send_error(response, environ) and wsgi_input.drain() and response.keep
@@ -117,6 +131,7 @@ def run_app(app, environ, response):
 
 
 def _failed(error, environ, response):
+    response.app_error = response.write_error is None
     if response.write_error is not None:
         # The peer went away or stopped reading: not an application bug, no traceback.
         log('%s: %s %s: write error after %d body bytes: %s' % (prefix(), response.method, _where(environ), response.sent, response.write_error))
@@ -129,6 +144,9 @@ def _failed(error, environ, response):
 
 
 def _send_error(response, environ):
+    # The request log then says 500 with no headers, as for a JS app that threw.
+    response.status = ''
+    response.app_headers = None
     try:
         response.send_raw(response.error_head())
         return True

@@ -112,7 +112,7 @@ class Response(object):
     """One request's response. The server calls send_body()/finish(); the app calls
     start_response() and write()."""
 
-    __slots__ = ('link', 'protocol', 'method', 'head', 'status', 'headers_sent', 'content_length', 'sent', 'write_error', 'overflow', 'may_keep', 'keep', 'chunked', 'bodyless')
+    __slots__ = ('link', 'protocol', 'method', 'head', 'status', 'headers_sent', 'content_length', 'sent', 'write_error', 'overflow', 'may_keep', 'keep', 'chunked', 'bodyless', 'app_headers', 'app_error')
 
     def __init__(self, link, protocol, method, may_keep=False):
         self.link = link
@@ -140,6 +140,10 @@ class Response(object):
         self.chunked = False
         #: the response has no body on the wire (HEAD, 1xx, 204, 304) on a kept connection
         self.bodyless = False
+        #: the app's header list (the request log counts it), None when the answer was the 500
+        self.app_headers = None
+        #: the application raised (the worker's `exceptions` counter)
+        self.app_error = False
 
     # -- the application's side -----------------------------------------------------------
 
@@ -156,6 +160,7 @@ class Response(object):
             raise AssertionError('start_response() called a second time without exc_info')
         self.head, self.content_length = self._encode_head(status, headers)
         self.status = status
+        self.app_headers = headers
         return self.write
 
     def write(self, data):

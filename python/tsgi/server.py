@@ -148,7 +148,7 @@ class Server(object):
 
     def start(self):
         for index in range(self.thread_count):
-            thread = threading.Thread(target=self._thread_main, name='tsgi-request-%d' % (index + 1))
+            thread = threading.Thread(target=self._thread_main, args=(index,), name='tsgi-request-%d' % (index + 1))
             thread.daemon = True
             thread.start()
             self.threads.append(thread)
@@ -233,8 +233,9 @@ class Server(object):
 
     # -- request threads -------------------------------------------------------------------
 
-    def _thread_main(self):
+    def _thread_main(self, index):
         ctx = self.ctx
+        core = ctx.accounting.cores[index] if ctx.accounting is not None else None
         while not self.stopping:
             with self.accept_lock:
                 conn = self._next()
@@ -249,7 +250,7 @@ class Server(object):
                 # its share; past it the router gets a close and connects again, and the new
                 # connection goes to whichever worker accepts it (that keeps workers balanced).
                 may_keep = self.keeping and not self.stopping and (kept or len(self.owned) < self.keep_limit)
-                keep = serve_connection(conn, ctx, may_keep)
+                keep = serve_connection(conn, ctx, may_keep, core)
             except BaseException as error:  # noqa: B902 - a request thread must survive anything
                 log('%s: unexpected error serving a connection: %r' % (prefix(), error))
             if not keep:

@@ -38,9 +38,10 @@
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { Logger, describeError } from './log.js';
-import { DRAIN_IDLE_GRACE_MS, parseWorkerMessage, type WorkerInit, type WorkerMessage, type WorkerReport } from './worker-protocol.js';
+import { DRAIN_IDLE_GRACE_MS, parseWorkerMessage, type MasterMessage, type WorkerInit, type WorkerMessage, type WorkerReport } from './worker-protocol.js';
 import { bindSharedSockets, type SharedSocket } from '../process/listen-handle.js';
 import { describeExit, EXIT_FAILED_APP, EXIT_FAILURE, EXIT_OK, EXIT_RELOAD, exitStatus, type ExitStatus } from '../process/exit-codes.js';
+import type { Duplex } from 'node:stream';
 import { forkChild, forwardLines, notesStream, siblingModule } from '../process/spawn.js';
 import { RespawnPolicy, respawnTooFastMessage } from '../process/respawn-policy.js';
 import { MASTER_SIGNALS, SignalQueue, type MasterSignal } from '../process/signals.js';
@@ -52,7 +53,7 @@ import { logsAnything } from './request-log.js';
 import { formatAddress } from './address.js';
 import { HttpRouter } from './router/supervisor.js';
 import { DEFAULT_UWSGI_BUFFER_SIZE } from '../protocols/uwsgi.js';
-import { PYTHON_READY, pythonKeptConnections, pythonLoadFailure, spawnPythonWorker, type PythonWorkerConfig } from './python-worker.js';
+import { isPythonNote, PYTHON_READY, pythonChannel, pythonKeptConnections, pythonLoadFailure, spawnPythonWorker, tellPython, type PythonWorkerConfig } from './python-worker.js';
 import { MasterStartError, ReloadAbortedError, MasterStoppedError, type MasterConfig, type MasterHandle, type MasterEvents, type MasterSnapshot, type WorkerInfo, type SlotInfo, type SlotCounters, type WorkerStatus, type WorkerPhase, type RetireReason, type KillReason } from './master-types.js';
 import { BOOT_TIMEOUT_MS, HARAKIRI_BACKSTOP_MARGIN_MS, IMMEDIATE_MERCY_MS, NOTES_WAIT_MS, REPORT_INTERVAL_MS, settingsOf, TICK_MS, type Settings } from './master-settings.js';
 
@@ -82,6 +83,8 @@ interface WorkerProcess {
   /** Resolves when the notes pipe has ended (or the child is gone). */
   readonly notesDone: Promise<void>;
   exited: boolean;
+  /** A Python worker's channel (python-worker.ts), where a JS worker has its IPC channel. */
+  channel: Duplex | null;
 }
 
 /** What the master remembers about a worker id across its processes (uWSGI's `struct uwsgi_worker`). */
@@ -324,7 +327,7 @@ class Master {
     }
     // Workers that append request lines to the log file themselves reopen it too.
     if (this.settings.requestLog?.file !== undefined) {
-      for (const worker of this.processes.values()) if (!worker.exited && worker.child.connected) worker.child.send({ type: 'reopen-logs' });
+      for (const worker of this.processes.values()) if (!worker.exited) this.tell(worker, { type: 'reopen-logs' });
     }
   }
 
@@ -365,8 +368,7 @@ class Master {
           const harakiri = this.settings.harakiriMs;
           // The backstop: the worker's own watchdog should have acted; its reports stopped, so its
           // event loop is stuck and the watchdog did not fire.
-          // (Python workers send no reports: harakiri does not apply to them yet.)
-          if (harakiri !== null && this.settings.python === null && now - worker.lastHeardAt > harakiri + HARAKIRI_BACKSTOP_MARGIN_MS) {
+          if (harakiri !== null && now - worker.lastHeardAt > harakiri + HARAKIRI_BACKSTOP_MARGIN_MS) {
             this.say(`*** HARAKIRI ON WORKER ${worker.id} (pid: ${worker.pid}, try: 1) *** (no report for ${Math.round((now - worker.lastHeardAt) / 1000)} seconds)`);
             worker.harakiri = 'unknown request (the worker stopped reporting)';
             this.kill(worker, 'harakiri', 'SIGKILL');
@@ -481,6 +483,7 @@ class Master {
       bootError: null,
       notesDone: new Promise<void>((resolve) => (notesEnded = resolve)),
       exited: false,
+      channel: null,
     };
     this.processes.set(worker.pid, worker);
     // A block of lines per write: workers under load log many requests per chunk (log-forward.ts).
@@ -529,8 +532,9 @@ class Master {
   }
 
   /**
-   * A Python worker (python-worker.ts): no IPC channel and no notes pipe. The uwsgi socket is its
-   * fd 3; it serves once it prints its ready line; its load failure is read from its stderr.
+   * A Python worker (python-worker.ts): the uwsgi socket is its fd 3; it serves once it prints its
+   * ready line; its load failure is read from its stderr; its reports, `retire` and harakiri note
+   * arrive as JSON lines on its channel (fd 4) and take the JS workers' paths from there.
    */
   private spawnPython(id: number, python: PythonWorkerConfig): void {
     const slot = this.slot(id);
@@ -547,6 +551,12 @@ class Master {
       mercyMs: settings.mercyMs,
       env: settings.env,
       cwd: settings.cwd,
+      workerId: id,
+      reportIntervalMs: REPORT_INTERVAL_MS,
+      harakiri: settings.harakiriMs === null ? null : settings.harakiriMs / 1000,
+      maxRequests: settings.maxRequests,
+      reloadOnRss: settings.reloadOnRssBytes,
+      requestLog: settings.requestLog,
     });
     if (child.pid === undefined) {
       // ENOENT (the interpreter went away since the start), EAGAIN...: retry with the crash backoff.
@@ -555,6 +565,8 @@ class Master {
       slot.respawnAt = Date.now() + Math.max(decision.delayMs, 100);
       return;
     }
+    const channel = pythonChannel(child);
+    let channelEnded: () => void = () => {};
     const worker: WorkerProcess = {
       id,
       generation: this.generation,
@@ -566,10 +578,20 @@ class Master {
       lastHeardAt: Date.now(),
       harakiri: null,
       bootError: null,
-      notesDone: Promise.resolve(),
+      notesDone: new Promise<void>((resolve) => (channelEnded = resolve)),
       exited: false,
+      channel,
     };
     this.processes.set(worker.pid, worker);
+    if (channel !== null) {
+      forwardLines(channel, (line) => this.onPythonLine(worker, line));
+      channel.once('close', () => channelEnded());
+      channel.on('error', () => {
+        // The worker died with the channel open; 'close' follows.
+      });
+    } else {
+      channelEnded();
+    }
     if (child.stdout) {
       forwardLines(child.stdout, (line) => {
         if (worker.phase.name === 'starting' && PYTHON_READY.test(line)) this.onPythonReady(worker);
@@ -672,8 +694,8 @@ class Master {
         worker.report = message.report;
         if (message.report.avgRt > 0) this.slot(worker.id).avgRt = message.report.avgRt;
         // The request log's `req: N/M` needs everyone's total; the answer rides on the report's tick.
-        if (this.settings.requestLog !== undefined && logsAnything(this.settings.requestLog) && worker.child.connected) {
-          worker.child.send({ type: 'totals', totals: { requests: this.totalRequests() } });
+        if (this.settings.requestLog !== undefined && logsAnything(this.settings.requestLog)) {
+          this.tell(worker, { type: 'totals', totals: { requests: this.totalRequests() } });
         }
         break;
       case 'boot-failed':
@@ -688,6 +710,25 @@ class Master {
         break;
     }
     this.wakeUp();
+  }
+
+  /** A message for the worker, over its IPC channel or a Python worker's channel. */
+  private tell(worker: WorkerProcess, message: MasterMessage): void {
+    if (worker.channel !== null) tellPython(worker.channel, message);
+    else if (worker.child.connected) worker.child.send(message);
+  }
+
+  /** A line of a Python worker's channel: a harakiri note, or a message as a JS worker sends it. */
+  private onPythonLine(worker: WorkerProcess, line: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch {
+      this.say(`worker ${worker.id} (pid: ${worker.pid}): unreadable line on its channel ${JSON.stringify(line)}`);
+      return;
+    }
+    if (isPythonNote(value)) this.onWorkerNote(worker, line);
+    else this.onWorkerMessage(worker, value);
   }
 
   private onWorkerNote(worker: WorkerProcess, line: string): void {

@@ -4,14 +4,19 @@
  * like a JS worker (docs/python.md has the worker's side of the contract: readiness line, exit
  * codes, signals).
  *
- * What differs from a JS worker: no IPC channel. Readiness is the `tsgi-python ready pid=N` line
- * on stdout, a graceful stop is SIGTERM (the worker drains within --worker-reload-mercy and exits
- * 0), and the worker sends no reports (so no request counters, harakiri or max-requests yet).
+ * What differs from a JS worker: no Node IPC channel. Readiness is the `tsgi-python ready pid=N`
+ * line on stdout, and a graceful stop is SIGTERM (the worker drains within --worker-reload-mercy
+ * and exits 0). In place of the IPC channel, fd 4 (NOTES_FD, as for JS workers) is a socket on
+ * which the worker writes newline-delimited JSON: the WorkerMessages `report` and `retire`, and
+ * the harakiri note; the master writes back `totals` and `reopen-logs` (python/tsgi/reporter.py).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Duplex } from 'node:stream';
+import { NOTES_FD } from '../process/spawn.js';
+import type { MasterMessage, RequestLogSettings } from './worker-protocol.js';
 
 /** What `MasterConfig.python` holds: the interpreter and the app options passed to the worker. */
 export interface PythonWorkerConfig {
@@ -92,6 +97,14 @@ export interface PythonSpawnSettings {
   mercyMs: number;
   env: NodeJS.ProcessEnv;
   cwd: string | undefined;
+  /** uWSGI's worker id, for the harakiri and request log lines. */
+  workerId: number;
+  reportIntervalMs: number;
+  /** Seconds, bytes, requests; null for none. */
+  harakiri: number | null;
+  maxRequests: number | null;
+  reloadOnRss: number | null;
+  requestLog: RequestLogSettings | undefined;
 }
 
 /** The worker's command line after the interpreter. */
@@ -102,6 +115,12 @@ export function pythonWorkerArgs(config: PythonWorkerConfig, settings: PythonSpa
   if (settings.bufferSize !== undefined) args.push('--buffer-size', String(settings.bufferSize));
   if (settings.needApp) args.push('--need-app');
   args.push('--worker-reload-mercy', String(Math.max(1, Math.ceil(settings.mercyMs / 1000))));
+  args.push('--worker-id', String(settings.workerId), '--report-fd', String(NOTES_FD), '--report-interval', String(Math.max(1, Math.round(settings.reportIntervalMs))));
+  // uWSGI's --harakiri takes whole seconds; a fraction (tests) rounds up to 1.
+  if (settings.harakiri !== null) args.push('--harakiri', String(Math.max(1, Math.ceil(settings.harakiri))));
+  if (settings.maxRequests !== null) args.push('--max-requests', String(settings.maxRequests));
+  if (settings.reloadOnRss !== null) args.push('--reload-on-rss', String(Math.max(1, Math.round(settings.reloadOnRss))));
+  if (settings.requestLog !== undefined) args.push('--request-log', JSON.stringify(settings.requestLog));
   return args;
 }
 
@@ -111,8 +130,26 @@ export function spawnPythonWorker(config: PythonWorkerConfig, settings: PythonSp
   return spawn(config.interpreter, pythonWorkerArgs(config, settings), {
     cwd,
     env: settings.env,
-    stdio: ['ignore', 'pipe', 'pipe', settings.fd],
+    stdio: ['ignore', 'pipe', 'pipe', settings.fd, 'pipe'],
   });
+}
+
+/** The worker's channel (fd 4): a socket both ways, or null when the spawn failed. */
+export function pythonChannel(child: ChildProcess): Duplex | null {
+  const stream = child.stdio[NOTES_FD];
+  return stream instanceof Duplex ? stream : null;
+}
+
+/** Writes one master message on a Python worker's channel; false when it is closed. */
+export function tellPython(channel: Duplex, message: MasterMessage): boolean {
+  if (channel.destroyed || !channel.writable) return false;
+  channel.write(`${JSON.stringify(message)}\n`);
+  return true;
+}
+
+/** A line the worker wrote on its channel: a harakiri note (`event`), else a WorkerMessage to parse. */
+export function isPythonNote(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && 'event' in value;
 }
 
 /** The worker's "unable to load the application (...)" line, without its prefix, or null. */

@@ -51,8 +51,6 @@ function describeApps(appSpec: string | undefined, composition: AppComposition):
 }
 
 /** Options read from the reports JS workers send after each request, which Python workers do not send yet. */
-const PYTHON_WORKERS_IGNORE = ['harakiri', 'max-requests', 'reload-on-rss', 'cheaper', 'memory-report'] as const;
-
 /** Options that need a master; any of them given means master mode, as `--master` does. */
 const MASTER_OPTIONS = ['http', 'master', 'threads', 'lazy-apps', 'harakiri', 'max-requests', 'max-worker-lifetime', 'reload-on-rss', 'pidfile', 'stats', 'cheaper', 'touch-reload'] as const;
 
@@ -202,11 +200,6 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   const appKind = options.string('app-kind') as AppKind | undefined;
   if (python === null && options.has('py-autoreload')) {
     log.info(`option "py-autoreload"${where(options, 'py-autoreload')} watches Python modules and has no effect with a JS app: use --touch-reload FILE`);
-  }
-  if (python !== null) {
-    for (const name of PYTHON_WORKERS_IGNORE) {
-      if (options.has(name)) log.info(`option "${name}"${where(options, name)} has no effect with Python workers yet: they send the master no per-request reports (docs/python.md)`);
-    }
   }
   for (const { spec, sources } of options.ignored()) {
     log.info(`option "${spec.name}"${whereFrom(sources[0] ?? COMMAND_LINE)} is accepted and ignored: ${spec.ignoredReason}`);

@@ -108,8 +108,13 @@ describe('seed 000: tsgi -x app_config.xml behind nginx', { skip: skipFlask }, (
     const log = tsgi.output();
     for (let id = 1; id <= 4; id++) assert.match(log, new RegExp(`spawned tsgi worker ${id} \\(pid: \\d+`));
     assert.match(log, /added .*flaskdemo to pythonpath/);
-    // Python workers write no request log yet: the option says so instead of doing nothing quietly.
-    assert.match(log, /option "memory-report" in app_config\.xml:8 has no effect with Python workers yet/);
+    // <memory-report/>: the Python workers' request lines carry uWSGI's memory prefix.
+    const started = Date.now();
+    while (!/\{address space usage: \d+ bytes\/\d+MB\} \{rss usage: \d+ bytes\/\d+MB\} \[pid: \d+\|app: 0\|req: \d+\/\d+\] [^\n]* GET \/page\/15 => generated/.test(tsgi.output()) && Date.now() - started < 3000) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.match(tsgi.output(), /\{address space usage: \d+ bytes\/\d+MB\} \{rss usage: \d+ bytes\/\d+MB\} \[pid: \d+\|app: 0\|req: \d+\/\d+\] [^\n]* GET \/page\/15 => generated/);
+    assert.doesNotMatch(tsgi.output(), /has no effect with Python workers/);
   });
 });
 
