@@ -159,7 +159,8 @@ describe('--daemonize and --logto', () => {
       process.kill(master, 'SIGUSR1');
       await waitForText(() => readOr(log), /server\.log reopened\./, 10_000, log);
       for (let i = 0; i < 4; i++) await get(`${url}after-rotation`);
-      await waitForText(() => readOr(log), /GET \/after-rotation => /, 10_000, log);
+      // Each worker writes its own lines: wait for all four, not the first.
+      await waitForText(() => readOr(log), /(?:GET \/after-rotation => [^]*){4}/, 10_000, log);
 
       const old = readFileSync(rotated, 'utf8');
       assert.match(old, /GET \/before-rotation => /);
