@@ -348,6 +348,11 @@ export type PhaseResult =
 export interface PhaseHandler {
   readonly name: string;
   run(ctx: RequestContext): PhaseResult | Promise<PhaseResult>;
+  /**
+   * True when run() passes every request under these settings on untouched (no variable set,
+   * no cleanup): the server's fast path for static files may then skip the phase. Absent: never.
+   */
+  idleFor?(loc: PerLocation): boolean;
 }
 
 /**
@@ -358,6 +363,8 @@ export interface PhaseHandler {
 export interface ResponseFilter {
   readonly name: string;
   apply(ctx: RequestContext, response: OutgoingResponse): OutgoingResponse | Promise<OutgoingResponse>;
+  /** True when apply() returns every response under these settings as it is (see PhaseHandler.idleFor). */
+  idleFor?(loc: PerLocation): boolean;
 }
 
 /** What a content handler produced. */

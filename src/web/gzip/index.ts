@@ -8,7 +8,7 @@
  *   await gzip.gzipStatic(ctx, '/srv/www/app.js');       // from the static handler, before it
  *                                                        // opens the file (see static.ts)
  */
-import type { LocationSettings, NginxConfig } from '../config/index.js';
+import type { LocationSettings, NginxConfig, PerLocation } from '../config/index.js';
 import type { CompiledRegex } from '../match/index.js';
 import type { ModuleEnv, OutgoingResponse, RequestContext, ResponseFilter } from '../request-context.js';
 import { compileGzipDisable, gzipOk, type GzipRequest } from './accept.js';
@@ -83,6 +83,11 @@ export class GzipModule implements ResponseFilter {
    */
   compresses(ctx: RequestContext, response: OutgoingResponse): boolean {
     return this.verdict(ctx, response) === 'compress';
+  }
+
+  /** `ResponseFilter.idleFor`: gzip off and no gzip_static leaves responses as they are. */
+  idleFor(loc: PerLocation): boolean {
+    return !loc.settings.gzip && loc.settings.gzipStatic === 'off';
   }
 
   /** `ResponseFilter.apply`. */

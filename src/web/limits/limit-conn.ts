@@ -13,7 +13,7 @@
  *   - once per request (an internal redirect does not count again); $limit_conn_status is
  *     PASSED, REJECTED or REJECTED_DRY_RUN.
  */
-import type { LimitConnEntry, NginxConfig } from '../config/index.js';
+import type { LimitConnEntry, NginxConfig, PerLocation } from '../config/index.js';
 import type { ModuleEnv, PhaseHandler, PhaseResult, RequestContext } from '../request-context.js';
 import { LimitConnZoneState, LimitZones } from './zones.js';
 
@@ -71,6 +71,10 @@ export class LimitConnHandler implements PhaseHandler {
     // The configuration check refuses a limit_conn naming no zone; keep that promise loud.
     if (!zone) throw new Error(`limit_conn zone "${entry.zone}" is not declared`);
     return this.zones.connZone(zone);
+  }
+
+  idleFor(loc: PerLocation): boolean {
+    return loc.settings.limitConn.length === 0;
   }
 
   run(ctx: RequestContext): PhaseResult {

@@ -23,7 +23,7 @@
  * tests pass their own.
  */
 import { performance } from 'node:perf_hooks';
-import type { LimitReqEntry, LogLevel, NginxConfig } from '../config/index.js';
+import type { LimitReqEntry, LogLevel, NginxConfig, PerLocation } from '../config/index.js';
 import type { ModuleEnv, PhaseHandler, PhaseResult, RequestContext } from '../request-context.js';
 import { LimitZones, LimitReqZoneState, MILLI, type LimitReqNode } from './zones.js';
 
@@ -257,6 +257,10 @@ export class LimitReqHandler implements PhaseHandler {
         ctx.variables.set('limit_req_status', dryRun ? 'DELAYED_DRY_RUN' : 'DELAYED');
         return { kind: 'next', delayMs: dryRun ? 0 : decision.ms };
     }
+  }
+
+  idleFor(loc: PerLocation): boolean {
+    return loc.settings.limitReq.length === 0;
   }
 
   async run(ctx: RequestContext): Promise<PhaseResult> {

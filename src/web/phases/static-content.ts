@@ -112,6 +112,16 @@ export function staticConfFor(ctx: RequestContext): StaticConf {
   return conf;
 }
 
+/**
+ * The static configuration a request under these settings uses when it is the same for every
+ * request (no variables in root, alias or expires), if one was made already; else null.
+ */
+export function knownFixedStaticConf(location: LocationConf | null, loc: PerLocation): StaticConf | null {
+  const s = loc.settings;
+  if (s.root.hasVariables || s.expires.mode === 'variable' || (s.root.kind === 'alias' && isRegex(location))) return null;
+  return fixed.get(loc) ?? null;
+}
+
 function isRegex(location: LocationConf | null): boolean {
   return location !== null && (location.modifier === '~' || location.modifier === '~*');
 }

@@ -23,7 +23,7 @@ import { Http1RequestParser, CHUNK_TRAILER, LAST_CHUNK, chunkHeader, type HttpPa
 import { parseRequestTarget, NO_CAPTURES } from '../match/index.js';
 import { errorResponse, writeStaticBody, extenOf, type StaticContext } from '../static/index.js';
 import type { DateClock } from '../../appserver/http/response.js';
-import type { NginxConfig } from '../config/index.js';
+import type { NginxConfig, PerLocation } from '../config/index.js';
 import type { ConnectionInfo, HeaderPair, OutgoingResponse, ServerCounters, WebModules, WorkerInfo } from '../request-context.js';
 import { RequestBodyError } from '../request-context.js';
 import { HeadBufferModel, HeadVerdict } from './head-buffers.js';
@@ -34,6 +34,7 @@ import { statusLine } from './status-line.js';
 import type { AddressGroup, Site } from './site.js';
 import { runPipeline, finalize, type Final, type PipelineEnv } from '../phases/pipeline.js';
 import { filterResponse } from '../phases/output.js';
+import { fastStaticFor, type FastRoute } from './fast-static.js';
 
 /** Everything a worker shares between its connections (one configuration generation). */
 export interface WorkerServices {
@@ -173,7 +174,9 @@ export class WebConnection {
   /** Feeds bytes to the model and the codec until a request starts processing or the bytes run out. */
   private feed(data: Buffer, offset: number): void {
     let at = offset;
-    while (at < data.length && !this.closed) {
+    // A response that ended keep-alive moves to Closing (the fast path does so within this loop):
+    // what the client pipelined after it is never served.
+    while (at < data.length && !this.closed && this.state !== State.Closing) {
       if (this.state === State.Processing && this.parser.idle) {
         // The next pipelined request: hold it until this response is out.
         this.stash = this.stash === null ? data.subarray(at) : Buffer.concat([this.stash, data.subarray(at)]);
@@ -267,11 +270,108 @@ export class WebConnection {
     this.setState(State.Processing);
     this.info.requests++;
     this.services.counters.requests++;
+    if (this.serveFast(head)) return;
     if (this.body!.present && !this.body!.complete) this.armBodyTimer();
     void this.process(head).catch((error: unknown) => {
       this.services.modules.errorLog.log('alert', `connection failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       this.destroy();
     });
+  }
+
+  /**
+   * A plain GET or HEAD of a cached file with a prepared answer (fast-static.ts): sent here, with
+   * the keep-alive decision, counters, timers and access log of the pipeline's path, but without
+   * the phases. False: the request takes the pipeline.
+   */
+  private serveFast(head: RequestHead): boolean {
+    const services = this.services;
+    const hit = fastStaticFor(services).lookup(this.group, head);
+    if (hit === null) return false;
+    const { route, answer } = hit;
+    const s = route.loc.settings;
+    const initialKeepAlive = head.keepAlive && !services.shuttingDown();
+    // useLocation's limits (pipeline.ts), then respond()'s.
+    const keepAlive =
+      initialKeepAlive &&
+      s.keepaliveTimeoutMs !== 0 &&
+      this.info.requests < s.keepaliveRequests &&
+      Date.now() - this.info.acceptedMs <= s.keepaliveTimeMs &&
+      !this.clientEnded;
+    const wire = answer.wire(head.method === 'HEAD', keepAlive, services.clock.header);
+    let r: RequestState | null = null;
+    if (s.accessLog !== 'off') {
+      r = this.fastRequest(head, route, initialKeepAlive);
+      r.keepAlive = keepAlive;
+      r.status = 200;
+      r.sentHeaders = answer.sentHeaders;
+      r.bytesSent = wire.headLength + wire.bodyLength;
+      r.bodyBytesSent = wire.bodyLength;
+      this.request = r;
+    }
+    if (wire.body === null) {
+      this.socket.write(wire.data);
+    } else {
+      this.socket.cork();
+      this.socket.write(wire.data);
+      this.socket.write(wire.body);
+      this.socket.uncork();
+    }
+    const done = { keepAlive, loc: route.loc };
+    if (this.socket.writableLength === 0 || this.closed) {
+      this.endFast(r, done);
+      return true;
+    }
+    // The kernel did not take it all: wait as write() does, under send_timeout.
+    this.armSendTimer(s.sendTimeoutMs);
+    this.flushed().then(
+      () => this.endFast(r, done),
+      (error: unknown) => {
+        done.keepAlive = false;
+        if (r !== null) r.keepAlive = false;
+        if (!this.closed) services.modules.errorLog.log('info', `writing the response failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.endFast(r, done, false);
+      },
+    );
+    return true;
+  }
+
+  private endFast(r: RequestState | null, done: { keepAlive: boolean; loc: PerLocation }, completed = true): void {
+    if (r !== null) {
+      r.completed = completed;
+      this.endRequest(r);
+    }
+    this.afterResponse(done);
+  }
+
+  /** The RequestState process() makes, as findConfig leaves it, for the access log. */
+  private fastRequest(head: RequestHead, route: FastRoute, keepAlive: boolean): RequestState {
+    const r = new RequestState({
+      connection: this.info,
+      worker: this.services.worker,
+      startMs: this.headStartMs,
+      head: {
+        method: head.method,
+        requestLine: `${head.method} ${head.target} HTTP/1.${head.versionMinor}`,
+        requestUri: route.requestUri,
+        protocol: head.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
+        httpVersion: head.versionMinor === 1 ? 1001 : 1000,
+        headLength: this.headLength,
+      },
+      headers: new HeaderTable(head.headers),
+      requestHost: route.requestHost,
+      server: route.server,
+      serverCaptures: NO_CAPTURES,
+      uri: route.uri,
+      args: route.args,
+      exten: route.exten,
+      body: this.body!,
+      modules: this.services.modules,
+      config: this.services.config,
+      keepAlive,
+    });
+    r.location = route.location;
+    r.loc = route.loc;
+    return r;
   }
 
   private armBodyTimer(): void {
@@ -602,7 +702,7 @@ export class WebConnection {
   }
 
   /** Keep-alive: the next request (already stashed, or awaited); else lingering close. */
-  private afterResponse(r: RequestState): void {
+  private afterResponse(r: { readonly keepAlive: boolean; readonly loc: PerLocation }): void {
     if (this.closed) return;
     const body = this.body;
     if (!r.keepAlive) {
@@ -631,7 +731,7 @@ export class WebConnection {
     this.nextRequest(r);
   }
 
-  private nextRequest(r: RequestState): void {
+  private nextRequest(r: { readonly loc: PerLocation }): void {
     this.setState(State.Waiting);
     this.body = null;
     this.resumeInput();

@@ -480,7 +480,7 @@ interface FileFacts {
   prepared: Prepared | null;
 }
 
-interface Prepared {
+export interface Prepared {
   readonly conf: StaticConf;
   readonly exten: string;
   /** The second the headers hold for (expires relative to now), or -1 for always. */
@@ -607,6 +607,29 @@ function fileResponse(
     facts.prepared = { conf, exten, second: expiresDependsOnTime(conf.expires) ? nowSeconds : -1, get, head };
   }
   return request.method === 'HEAD' ? head : get;
+}
+
+/**
+ * The path a GET of `uri` reads under `conf` when nothing rewrites it (no try_files, no trailing
+ * slash, the configured root), or null when that request is not such a plain file read.
+ */
+export function plainFilePath(conf: StaticConf, uri: string): string | null {
+  if (conf.tryFiles !== null || uri.charCodeAt(uri.length - 1) === SLASH) return null;
+  return mapConfined(uri, conf.files, conf.confinedTo, false);
+}
+
+/**
+ * The answer fileResponse would return for a plain GET or HEAD of `path` (no conditionals, no
+ * Range) right now, if one is prepared, without resolving anything: the server's fast path
+ * (src/web/server/fast-static.ts) asks this instead of running the pipeline. Null when the cache
+ * entry is stale or gone, or nothing current is prepared: the full path then runs (and prepares).
+ */
+export function preparedAnswer(ctx: StaticContext, conf: StaticConf, path: string, exten: string, now: number): Prepared | null {
+  const entry = ctx.cache?.fresh(path, now);
+  if (entry === undefined) return null;
+  const prepared = (entry.derived as FileFacts | undefined)?.prepared;
+  if (prepared === undefined || prepared === null || prepared.conf !== conf || prepared.exten !== exten) return null;
+  return prepared.second < 0 || prepared.second === Math.floor(now / 1000) ? prepared : null;
 }
 
 /** A file's bytes: in memory when the cache holds them, else at `path`. */
