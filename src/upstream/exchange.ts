@@ -25,7 +25,7 @@ import { UpstreamError, type UpstreamErrorCode, type UpstreamPhase } from './err
 import { sendRequest, type OutgoingRequest } from './request-body.js';
 import { ResponseBody } from './response-body.js';
 import { BodyLength, announcedBodyLength, hasBody, isInterim } from './response-length.js';
-import { keptHead } from './kept-response.js';
+import { isGoodbye, keptHead } from './kept-response.js';
 import { ChunkedDecoder, INVALID_CHUNKED, type ChunkSink } from '../protocols/http1-chunked.js';
 import type { UpstreamLog, UpstreamResponse } from './types.js';
 
@@ -79,6 +79,8 @@ export class Exchange implements ConnectionOwner {
   private finished = false;
   /** Bytes came after the delimited end (or broke the chunks): the connection is out of step. */
   private overrun = false;
+  /** The peer answered with a kept connection's goodbye: the request was never read. */
+  private goodbyeValue = false;
 
   constructor(settings: ExchangeSettings, onSettled: (outcome: ExchangeOutcome, reusable: boolean) => void) {
     this.settings = settings;
@@ -108,6 +110,11 @@ export class Exchange implements ConnectionOwner {
   /** True once the whole request was written (a FastCGI connection is reusable only then). */
   get requestSent(): boolean {
     return this.requestState === 'sent';
+  }
+
+  /** The request failed on a stopping peer's goodbye (kept-response.ts): it may be sent again. */
+  get goodbye(): boolean {
+    return this.goodbyeValue;
   }
 
   /** Response bytes seen: a reused connection that fails before any may be retried. */
@@ -205,6 +212,11 @@ export class Exchange implements ConnectionOwner {
     if (this.settled) return;
     if (isInterim(head.status)) {
       this.onError(this.error('ERR_UPSTREAM_INVALID_RESPONSE', `upstream sent an interim status ${head.status} as its response`, 'reading response header'));
+      return;
+    }
+    if (this.settings.askedKeep === true && isGoodbye(head.status, head.headers)) {
+      this.goodbyeValue = true;
+      this.onError(this.error('ERR_UPSTREAM_PREMATURE_CLOSE', `${this.settings.prematureEnd} (a stopping worker's goodbye)`, 'reading response header'));
       return;
     }
     let headers = this.settings.hideStatus ? withoutStatus(head.headers) : head.headers;

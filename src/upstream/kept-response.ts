@@ -11,6 +11,7 @@
 export const KEEP_MODIFIER2 = 0x4b;
 
 const KEEP_HEADER = 'tsgi-keep';
+const RETRY_HEADER = 'tsgi-retry';
 const TRANSFER_ENCODING = 'transfer-encoding';
 const CHUNKED = 'chunked';
 
@@ -41,4 +42,16 @@ export function keptHead(headers: readonly string[]): KeptHead | null {
     if (lower !== KEEP_HEADER && lower !== TRANSFER_ENCODING) out.push(headers[i], headers[i + 1]);
   }
   return { headers: out, chunked: encoding === CHUNKED };
+}
+
+/** A stopping Python worker's goodbye on a kept connection (python/tsgi/server.py): `503` with
+ *  `Tsgi-Retry: 1` in place of a response, for a request it never read. Not a response: the
+ *  request may be sent again on a new connection. */
+export function isGoodbye(status: number, headers: readonly string[]): boolean {
+  if (status !== 503) return false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i];
+    if (name.length === RETRY_HEADER.length && name.toLowerCase() === RETRY_HEADER && headers[i + 1].trim() === '1') return true;
+  }
+  return false;
 }

@@ -11,7 +11,8 @@
  * answers as plain uwsgi and closes, so the client falls back without being told. A pooled
  * connection the peer closed meanwhile (its idle timeout, a reload) fails before any response
  * byte: such a request is sent again once on a new connection when its body can be sent again,
- * as the FastCGI client and nginx do with a cached connection.
+ * as the FastCGI client and nginx do with a cached connection. So is one that met a stopping
+ * Python worker's goodbye (`Tsgi-Retry`, kept-response.ts), which answers instead of closing.
  */
 import { UpstreamConnection } from './connection.js';
 import { UpstreamError, type UpstreamErrorCode } from './errors.js';
@@ -105,12 +106,15 @@ export class StreamClient implements UpstreamClient {
       const why = error instanceof Error ? error.message : String(error);
       throw new UpstreamError('ERR_UPSTREAM_INVALID_REQUEST', why, 'sending request', peer.name, { cause: error });
     }
-    const pooled = this.pool?.take();
-    if (pooled === undefined) return this.attempt(prepared, head, request, null);
+    if (this.pool === null) return this.attempt(prepared, head, request, null);
+    const pooled = this.pool.take() ?? null;
     return this.attempt(prepared, head, request, pooled).catch((error: unknown) => {
       const replayable = request.body === undefined || Buffer.isBuffer(request.body);
       if (!(error instanceof StaleConnection) || !replayable || this.closed) throw unwrap(error);
-      return this.attempt(prepared, head, request, null);
+      // Once only: a second goodbye or failure is the answer.
+      return this.attempt(prepared, head, request, null).catch((again: unknown) => {
+        throw unwrap(again);
+      });
     });
   }
 
@@ -139,13 +143,16 @@ export class StreamClient implements UpstreamClient {
     );
     connection.setOwner(exchange);
     const outgoing = { head, body: request.body, contentLength: prepared.contentLength, framing: RAW_BODY };
+    const response = this.pool === null ? exchange.response : exchange.response.catch((error: unknown) => {
+      if (exchange.goodbye || (pooled !== null && exchange.bytesReceived === 0 && error instanceof UpstreamError && STALE_CONNECTION_CODES.has(error.code))) {
+        throw new StaleConnection(error as UpstreamError);
+      }
+      throw error;
+    });
     if (pooled !== null) {
       request.onConnected?.();
       exchange.send(connection, outgoing);
-      return exchange.response.catch((error: unknown) => {
-        if (exchange.bytesReceived === 0 && error instanceof UpstreamError && STALE_CONNECTION_CODES.has(error.code)) throw new StaleConnection(error);
-        throw error;
-      });
+      return response;
     }
     connection.connected.then(
       () => {
@@ -155,7 +162,7 @@ export class StreamClient implements UpstreamClient {
       // The connection already told its owner (the exchange) why.
       () => {},
     );
-    return exchange.response;
+    return response;
   }
 
   /** A kept connection whose response ended cleanly waits for the next request. */
