@@ -106,18 +106,23 @@ export function settingsOf(config: MasterConfig): Settings {
   };
 }
 
-/** Python workers accept uwsgi on exactly one socket, and the interpreter must exist. */
+/**
+ * Python workers accept uwsgi on exactly one socket (a --socket, or the router's private one), and
+ * the interpreter must exist. Any other socket belongs to the router (`router.sockets`), which
+ * relays its requests to the workers; `tsgi serve` sorts the sockets that way (src/cli/python-sockets.ts).
+ */
 function checkPythonConfig(config: MasterConfig): void {
   const python = config.python!;
   const other = config.sockets.filter((socket) => socket.protocol !== 'uwsgi');
   if (other.length > 0) {
     throw new MasterStartError(
-      `Python workers speak only uwsgi: a ${other[0]!.protocol} socket (${other[0]!.address}) cannot be served by them; use --http ADDR (the HTTP router in front of them) or --socket ADDR`,
+      `Python workers speak only uwsgi: a ${other[0]!.protocol} socket (${other[0]!.address}) belongs in router.sockets (the router relays it to the workers)`,
     );
   }
-  if (config.sockets.length + (config.router === undefined ? 0 : 1) !== 1) {
-    throw new MasterStartError('Python workers accept on one socket: give one --socket, or --http (any number of addresses), not both');
+  if (config.sockets.length > 1) {
+    throw new MasterStartError('Python workers accept on one uwsgi socket: further sockets belong in router.sockets (the router relays them to the workers)');
   }
+  if (config.sockets.length === 0 && config.router === undefined) throw new MasterStartError('no socket for the Python workers');
   const problem = checkInterpreter(python.interpreter, config.env?.PATH ?? process.env.PATH);
   if (problem !== null) {
     const source = python.interpreterSource === undefined ? '' : ` (from ${python.interpreterSource})`;

@@ -223,6 +223,8 @@ export interface MasterHandle {
   readonly addresses: BoundAddress[];
   /** Where the HTTP router accepts, in `config.router.addresses` order ([] without a router). */
   readonly routerAddresses: BoundAddress[];
+  /** The protocol of each of `routerAddresses` (http, or a socket the router relays to Python workers). */
+  readonly routerProtocols: SocketProtocol[];
   /** Every worker process alive now, by id. */
   workers(): WorkerInfo[];
   /** Graceful reload (SIGHUP); resolves when the new workers serve and the old ones were told to leave. */

@@ -1057,10 +1057,13 @@ class Master {
 export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
   const settings = settingsOf(config);
   const log = config.log ?? new Logger();
-  const router = config.router === undefined ? null : await HttpRouter.bind(config.router, log, { chmod: config.chmodSocket });
+  // Python workers accept on one uwsgi socket: the user's, when given, is the router's way to them too.
+  const workerSocket = config.python === undefined ? undefined : config.sockets.find((socket) => socket.protocol === 'uwsgi');
+  const router = config.router === undefined ? null : await HttpRouter.bind(config.router, log, { chmod: config.chmodSocket, workerSocket });
   let sockets: SharedSocket[];
   try {
-    sockets = await bindSharedSockets(router === null ? config.sockets : [...config.sockets, router.workerSocket], { chmod: config.chmodSocket });
+    const own = router === null || config.sockets.includes(router.workerSocket);
+    sockets = await bindSharedSockets(own ? config.sockets : [...config.sockets, router.workerSocket], { chmod: config.chmodSocket });
   } catch (error) {
     router?.close({ removeUnixFile: true });
     throw error;
@@ -1077,7 +1080,11 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     const where = 'path' in socket.bound ? `UNIX address ${socket.bound.path}` : `TCP address ${socket.bound.host}:${socket.bound.port}`;
     log.line(`tsgi ${socket.spec.protocol} socket ${index} bound to ${where}`);
   });
-  for (const bound of router?.addresses ?? []) log.line(`tsgi http bound on ${'path' in bound ? bound.path : `${bound.host}:${bound.port}`}`);
+  router?.addresses.forEach((bound, i) => {
+    // uWSGI's gateway line for --http; a socket the router relays (Python apps) says its protocol.
+    const protocol = router.protocols[i] === 'http' ? 'http' : `${router.protocols[i]} relay`;
+    log.line(`tsgi ${protocol} bound on ${'path' in bound ? bound.path : `${bound.host}:${bound.port}`}`);
+  });
   log.line(`your mercy for graceful operations on workers is ${Math.round(settings.mercyMs / 1000)} seconds`);
 
   const master = new Master(settings, sockets, log, config);
@@ -1090,6 +1097,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     pid: process.pid,
     addresses: sockets.slice(0, config.sockets.length).map((socket) => socket.bound),
     routerAddresses: router?.addresses ?? [],
+    routerProtocols: router?.protocols ?? [],
     workers: () => master.workers(),
     reload: () => master.requestReload(),
     stop: (graceful = true) => {

@@ -10,7 +10,8 @@ import { loadServeOptions } from '../appserver/config/load.js';
 import { MasterStartError, reloadFromPidfile, startMaster, stopFromPidfile } from '../appserver/master.js';
 import { cheaperConfig, openLogOutput, requestLogSettings, singleProcessRequestLog, startMasterMonitoring } from '../appserver/monitoring.js';
 import { EXIT_FAILED_APP } from '../process/exit-codes.js';
-import { formatBound, type SocketProtocol, type SocketSpec } from '../appserver/sockets.js';
+import { formatBound, type SocketSpec } from '../appserver/sockets.js';
+import { pythonSockets, socketList } from './socket-list.js';
 import { UWSGI_MAX_BLOCK_SIZE } from '../protocols/uwsgi.js';
 import { DEFAULT_PYTHON, virtualenvInterpreter, type PythonWorkerConfig } from '../appserver/python-worker.js';
 import { resolve as resolvePath } from 'node:path';
@@ -19,16 +20,6 @@ import { COMMAND_LINE, formatHelp, UsageError, whereFrom, type ParsedOptions } f
 const USAGE = 'Usage: tsgi serve --http-socket ADDR --app FILE[:EXPORT] [options]';
 
 /** Every socket option, in the order the table lists them. */
-function socketSpecs(options: ParsedOptions): SocketSpec[] {
-  const byOption: Array<[string, SocketProtocol]> = [
-    ['http-socket', 'http'],
-    ['socket', 'uwsgi'],
-    ['fastcgi-socket', 'fastcgi'],
-    ['scgi-socket', 'scgi'],
-  ];
-  return byOption.flatMap(([name, protocol]) => options.list(name).map((address) => ({ protocol, address })));
-}
-
 /** --mount, --manage-script-name and --static-map, checked. */
 function appComposition(options: ParsedOptions): AppComposition {
   const mounts: Array<[string, string]> = options.list('mount').map((text) => {
@@ -171,20 +162,24 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   const python = pythonConfig(options, composition);
   const appSpec = python === null ? options.string('app') : (options.string('wsgi-file') ?? options.string('module'));
   if (!appSpec && composition.mounts.length === 0 && python === null) throw new UsageError('no application given: use --app FILE[:EXPORT], --wsgi-file FILE, --module MOD or --mount /PREFIX=FILE');
-  let sockets = socketSpecs(options);
-  const routerAddresses = options.list('http');
+  let sockets = socketList(options, log); // a typo in an address fails here, before the app loads
+  let routerAddresses = options.list('http');
+  let routerSockets: SocketSpec[] = [];
   if (python !== null) {
-    // Python workers speak uwsgi only: an --http-socket is served by the HTTP router instead.
-    for (const socket of sockets.filter((s) => s.protocol === 'http')) {
-      log.info(`--http-socket ${socket.address} with a Python app: the HTTP router accepts on it and forwards to the Python workers over uwsgi (as --http)`);
-      routerAddresses.push(socket.address);
+    // Python workers accept uwsgi on one socket; the router serves every other one (docs/python.md).
+    const placed = pythonSockets(sockets, routerAddresses);
+    for (const socket of [...sockets.filter((s) => s.protocol !== 'uwsgi'), ...sockets.filter((s) => s.protocol === 'uwsgi').slice(1)]) {
+      log.info(
+        socket.protocol === 'http'
+          ? `--http-socket ${socket.address} with a Python app: the HTTP router accepts on it and forwards to the Python workers over uwsgi (as --http)`
+          : `${socket.protocol} socket ${socket.address} with a Python app: the router accepts on it and relays each request to the Python workers over uwsgi`,
+      );
     }
-    sockets = sockets.filter((s) => s.protocol !== 'http');
+    [sockets, routerAddresses, routerSockets] = [placed.workers, placed.routerHttp, placed.routerOther];
   }
-  if (sockets.length === 0 && routerAddresses.length === 0) {
+  if (sockets.length === 0 && routerAddresses.length === 0 && routerSockets.length === 0) {
     throw new UsageError('no socket to serve on: use --http, --http-socket, --socket, --fastcgi-socket or --scgi-socket ADDR');
   }
-  for (const socket of sockets) parseAddress(socket.address); // a typo in an address fails before the app loads
   for (const address of routerAddresses) parseAddress(address);
   const bufferSize = options.number('buffer-size')!;
   if (!Number.isInteger(bufferSize) || bufferSize < 1 || bufferSize > UWSGI_MAX_BLOCK_SIZE) {
@@ -225,9 +220,9 @@ export async function runServe(argv: readonly string[]): Promise<number> {
       appKind,
       sockets,
       router:
-        routerAddresses.length === 0
+        routerAddresses.length + routerSockets.length === 0
           ? undefined
-          : { addresses: routerAddresses, timeout: positive(options, 'http-timeout', false), keepAlive: options.number('http-keepalive') },
+          : { addresses: routerAddresses, sockets: routerSockets, timeout: positive(options, 'http-timeout', false), keepAlive: options.number('http-keepalive') },
       processes,
       threads: positive(options, 'threads'),
       lazyApps: options.flag('lazy-apps'),
@@ -255,9 +250,10 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     master.addresses.forEach((address, i) => {
       log.info(`serving ${describeApps(appSpec, composition)} with ${processes} worker(s) on ${formatBound(address, sockets[i]!.protocol)} (master pid ${master.pid})`);
     });
-    for (const address of master.routerAddresses) {
-      log.info(`serving ${describeApps(appSpec, composition)} with ${processes} worker(s) behind the http router on ${formatBound(address, 'http')} (master pid ${master.pid})`);
-    }
+    master.routerAddresses.forEach((address, i) => {
+      const protocol = master.routerProtocols[i] ?? 'http';
+      log.info(`serving ${describeApps(appSpec, composition)} with ${processes} worker(s) behind the ${protocol === 'http' ? 'http router' : 'router'} on ${formatBound(address, protocol)} (master pid ${master.pid})`);
+    });
     return master.closed;
   }
 

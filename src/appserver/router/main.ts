@@ -1,7 +1,8 @@
 /**
  * The HTTP router process (uWSGI's "uWSGI http 1"): the master forks it with this module as its
  * entry, sends it the --http sockets it bound, and it accepts HTTP on them and forwards each
- * request to the workers (./client.ts). It loads no application.
+ * request to the workers (./client.ts). For a Python app it also serves the uwsgi, SCGI and
+ * FastCGI sockets the workers cannot accept on themselves (./relay-app.ts). It loads no application.
  *
  *   init (from the master) -> every socket handle -> listen -> "ready" -> serve
  *   -> "stop" (from the master), SIGTERM or the master gone -> stop accepting -> finish -> exit 0
@@ -15,6 +16,8 @@ import { Logger, describeError } from '../log.js';
 import { closeSharedHandle, listenOnSharedHandle } from '../../process/listen-handle.js';
 import { EXIT_END, EXIT_FAILURE, EXIT_OK } from '../../process/exit-codes.js';
 import { RouterServer } from './server.js';
+import { attachApp, type AttachedApp } from '../serve.js';
+import { relayApp } from './relay-app.js';
 import { parseMasterToRouter, type RouterInit, type RouterToMaster } from './protocol.js';
 
 class RouterProcess {
@@ -22,6 +25,8 @@ class RouterProcess {
   private init: RouterInit | null = null;
   private readonly handles = new Map<number, unknown>();
   private server: RouterServer | null = null;
+  /** The uwsgi, SCGI and FastCGI sockets, served by the appserver's connection code (./relay-app.ts). */
+  private relayed: AttachedApp | null = null;
   private stopping = false;
 
   start(): void {
@@ -80,12 +85,23 @@ class RouterProcess {
     const handles = [...this.handles].sort((a, b) => a[0] - b[0]);
     this.handles.clear();
     const listening: Server[] = [];
+    const relayTargets: Parameters<typeof attachApp>[1][number][] = [];
     try {
       for (const [index, handle] of handles) {
         const listener = await listenOnSharedHandle(handle, init.backlog);
         listener.on('error', (error) => this.log.error(`http router: listening socket error`, error));
-        server.attach(listener, init.serverPorts[index] ?? '');
+        const protocol = init.protocols?.[index] ?? 'http';
+        if (protocol === 'http') server.attach(listener, init.serverPorts[index] ?? '');
+        else {
+          // SERVER_NAME/SERVER_PORT come from the front server's variables; these are fallbacks.
+          const port = Number(init.serverPorts[index]);
+          relayTargets.push({ protocol, server: listener, bound: port > 0 ? { host: 'localhost', port } : { path: '' } });
+        }
         listening.push(listener);
+      }
+      if (relayTargets.length > 0) {
+        const app = relayApp({ upstream: init.upstream, timeoutSeconds: init.timeoutSeconds, log: this.log });
+        this.relayed = attachApp(app, relayTargets, { log: this.log, bufferSize: init.bufferSize, multiprocess: true });
       }
     } catch (error) {
       this.log.line(`tsgi http router (pid: ${process.pid}): cannot listen: ${describeError(error)}`);
@@ -103,7 +119,7 @@ class RouterProcess {
     this.stopping = true;
     for (const handle of this.handles.values()) closeSharedHandle(handle);
     this.handles.clear();
-    await this.server?.close(graceMs);
+    await Promise.all([this.server?.close(graceMs), this.relayed?.drain(graceMs)]);
     process.exit(EXIT_OK);
   }
 }

@@ -3,6 +3,7 @@
  * Closed unions with a `type` tag, checked on arrival like the workers' (../worker-protocol.ts).
  */
 import type { WorkerAddress } from './context.js';
+import { SOCKET_PROTOCOLS, type SocketProtocol } from '../sockets.js';
 
 /** Everything the router needs, sent once right after it is forked. */
 export interface RouterInit {
@@ -10,6 +11,11 @@ export interface RouterInit {
   upstream: WorkerAddress;
   /** SERVER_PORT for the requests of each --http socket, by socket index ('' for a UNIX socket). */
   serverPorts: string[];
+  /**
+   * The protocol of each socket, by socket index; absent: all HTTP. A uwsgi, SCGI or FastCGI
+   * socket is one the Python workers cannot accept on themselves (./relay-app.ts).
+   */
+  protocols?: SocketProtocol[];
   /** Listen queue length of the --http sockets (--listen). */
   backlog: number;
   /** The workers' --buffer-size. */
@@ -53,6 +59,8 @@ function isRouterInit(value: unknown): value is RouterInit {
     isWorkerAddress(value.upstream) &&
     Array.isArray(value.serverPorts) &&
     value.serverPorts.every((port) => typeof port === 'string') &&
+    (value.protocols === undefined ||
+      (Array.isArray(value.protocols) && value.protocols.every((protocol) => (SOCKET_PROTOCOLS as readonly unknown[]).includes(protocol)))) &&
     typeof value.backlog === 'number' &&
     typeof value.bufferSize === 'number' &&
     typeof value.timeoutSeconds === 'number' &&

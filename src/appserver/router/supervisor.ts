@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../log.js';
-import type { BoundAddress, SocketSpec } from '../sockets.js';
+import type { BoundAddress, SocketProtocol, SocketSpec } from '../sockets.js';
 import { bindSharedSockets, type SharedSocket } from '../../process/listen-handle.js';
 import { forkChild, forwardLines, siblingModule } from '../../process/spawn.js';
 import { describeExit, exitStatus, type ExitStatus } from '../../process/exit-codes.js';
@@ -46,6 +46,11 @@ const STOP_BACKSTOP_MS = 1000;
 export interface RouterConfig {
   /** Addresses the router accepts HTTP on (`host:port`, `:port`, a UNIX socket path). */
   addresses: string[];
+  /**
+   * uwsgi, SCGI and FastCGI sockets the router serves for Python workers, which accept on one
+   * uwsgi socket only: each request is relayed to them (./relay-app.ts, docs/python.md).
+   */
+  sockets?: SocketSpec[];
   /** --http-timeout: silence from a worker (connect, head, body) before a 504 or a cut. Default 60. */
   timeout?: number;
   /**
@@ -77,8 +82,10 @@ function keepAliveSeconds(config: RouterConfig): number {
 }
 
 export class HttpRouter {
-  /** Where the router accepts, in `config.addresses` order. */
+  /** Where the router accepts: `config.addresses`, then `config.sockets`. */
   readonly addresses: BoundAddress[];
+  /** The protocol of each of `addresses`. */
+  readonly protocols: SocketProtocol[];
   private child: ChildProcess | null = null;
   private spawnedAt = 0;
   private spawns = 0;
@@ -100,15 +107,19 @@ export class HttpRouter {
     private readonly log: Logger,
   ) {
     this.addresses = sockets.map((socket) => socket.bound);
+    this.protocols = sockets.map((socket) => socket.spec.protocol);
   }
 
-  /** Binds the --http sockets (a busy port fails here, before anything starts) and names the workers' socket. */
-  static async bind(config: RouterConfig, log: Logger, options: { chmod?: number } = {}): Promise<HttpRouter> {
-    if (config.addresses.length === 0) throw new TypeError('router.addresses is empty');
-    const sockets = await bindSharedSockets(
-      config.addresses.map((address) => ({ protocol: 'http', address })),
-      options,
-    );
+  /**
+   * Binds the router's sockets (a busy port fails here, before anything starts) and names the
+   * workers' socket: `options.workerSocket` when given (a socket the master binds for the workers
+   * anyway, such as a Python app's --socket), else a private one.
+   */
+  static async bind(config: RouterConfig, log: Logger, options: { chmod?: number; workerSocket?: SocketSpec } = {}): Promise<HttpRouter> {
+    const specs: SocketSpec[] = [...config.addresses.map((address) => ({ protocol: 'http' as const, address })), ...(config.sockets ?? [])];
+    if (specs.length === 0) throw new TypeError('router.addresses and router.sockets are empty');
+    const sockets = await bindSharedSockets(specs, options);
+    if (options.workerSocket !== undefined) return new HttpRouter(config, sockets, options.workerSocket, null, log);
     let tempDir: string | null = null;
     let address = '127.0.0.1:0';
     if ((config.workerSocket ?? 'unix') === 'unix') {
@@ -200,6 +211,7 @@ export class HttpRouter {
     const init: RouterInit = {
       upstream: this.upstream!,
       serverPorts: this.addresses.map((bound) => ('port' in bound ? String(bound.port) : '')),
+      protocols: this.protocols,
       backlog: settings.backlog,
       bufferSize: settings.bufferSize,
       timeoutSeconds: this.config.timeout ?? DEFAULT_HTTP_TIMEOUT,
