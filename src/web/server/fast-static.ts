@@ -5,15 +5,15 @@
  * Such a request, sent through the phases, always ends the same way: the static module returns
  * the 200 it prepared for the file (serve.ts), the header filters leave it as it is, and the
  * connection serializes the same head. Everything that decides the answer is known before the
- * request comes, so this module remembers, per address group:
+ * request comes, so this module remembers:
  *
- *   (Host, request-target) → route: the server, the location and the file path, when the
- *                            server and location settings make the pipeline a no-op for a plain
- *                            GET (no script, limit, access rule, try_files, gzip, add_header,
- *                            handler, variable root...; checked once per route)
- *   prepared 200           → the answer's bytes: head and body in one buffer for small files,
- *                            rebuilt when the Date second changes (keep-alive and close, GET
- *                            and HEAD variants, each made on first use)
+ *   (Host, request-target) → route (per address group): the server, the location and the file
+ *                            path, when the server and location settings make the pipeline a
+ *                            no-op for a plain GET (no script, limit, access rule, try_files,
+ *                            gzip, add_header, handler, variable root...; checked once)
+ *   prepared 200           → the answer's bytes (shared by the routes to the file): head and
+ *                            body in one buffer for small files, rebuilt when the Date second
+ *                            changes (keep-alive and close, GET and HEAD, each on first use)
  *
  * A route answers only while serve.ts's prepared response is current (the cache entry is fresh,
  * the file unchanged, the expires second the same): a stale entry, a changed file, conditionals,
@@ -34,8 +34,11 @@ import type { WorkerServices } from './connection.js';
 
 /** Routes kept per address group; a client sending ever new targets empties the map, no more. */
 const MAX_ROUTES = 1024;
-/** Bodies up to this size go out in the same buffer as the head (one copy a second, not a request). */
-const MAX_JOINED_BODY = 64 * 1024;
+/**
+ * Bodies up to this size go out in the same buffer as the head (a copy a second, not a request);
+ * larger ones right after it (still one writev). Bounds the copies to twice the small files'.
+ */
+const MAX_JOINED_BODY = 16 * 1024;
 
 /** What a (Host, request-target) resolves to, for a request the fast path may answer. */
 export interface FastRoute {
@@ -51,8 +54,6 @@ export interface FastRoute {
   conf: StaticConf | null;
   path: string | null;
   answer: FastAnswer | null;
-  /** A prepared answer the fast path cannot send as it is (not from memory...): the pipeline's. */
-  refused: Prepared | null;
 }
 
 /** The bytes on the wire for one variant of the answer. */
@@ -129,6 +130,11 @@ export function fastStaticFor(worker: WorkerServices): FastStatic {
 
 export class FastStatic {
   private readonly routes = new WeakMap<AddressGroup, Map<string, FastRoute | null>>();
+  /**
+   * The answers by prepared 200 (null: not one the fast path can send); a prepared 200 belongs
+   * to one static configuration, so to one location's settings. Gone with the cache entry.
+   */
+  private readonly answers = new WeakMap<Prepared, FastAnswer | null>();
   /** Per location settings: whether the phases leave a plain static GET alone. */
   private readonly quiet = new WeakMap<PerLocation, boolean>();
 
@@ -167,10 +173,14 @@ export class FastStatic {
     const prepared = preparedAnswer(files, route.conf, route.path, route.exten, files.now());
     if (prepared === null) return null;
     if (route.answer !== null && route.answer.prepared === prepared) return route.answer;
-    if (route.refused === prepared) return null;
-    route.answer = serialize(prepared, route.loc, this.worker.serverVersion);
-    route.refused = route.answer === null ? prepared : null;
-    return route.answer;
+    // Shared by every target that reads the file (`/a.html?x=1`, `?x=2`...): one copy of its bytes.
+    let answer = this.answers.get(prepared);
+    if (answer === undefined) {
+      answer = serialize(prepared, route.loc, this.worker.serverVersion);
+      this.answers.set(prepared, answer);
+    }
+    route.answer = answer;
+    return answer;
   }
 
   /** How the request would go through the phases; null unless they would all pass it on as it is. */
@@ -201,7 +211,6 @@ export class FastStatic {
       conf: null,
       path: null,
       answer: null,
-      refused: null,
     };
   }
 
