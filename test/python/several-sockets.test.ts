@@ -1,7 +1,7 @@
 /**
  * A Python app on several sockets of every kind at once (docs/python.md, "Several sockets"): the
  * workers accept on the first uwsgi socket, the router serves every other one and relays its
- * requests to them. Clients: tsgi's UwsgiClient and FastcgiClient, a real nginx with
+ * requests to them. Clients: tsgi's UwsgiClient, FastcgiClient and ScgiClient (an SCGI socket too), a real nginx with
  * `fastcgi_pass` and `uwsgi_pass`, fetch for HTTP. Then seed 001's `[uwsgi]` ini listing five
  * sockets (one UNIX path four times), with only its paths and port adapted, and a TCP address
  * given twice, which is refused.
@@ -18,6 +18,7 @@ import { freePort, nginxPeer, startNginx, type RunningNginx } from '../helpers/n
 import { cgiVars, FIXTURES, pythonSkip, readBody } from './harness.js';
 import { UwsgiClient } from '../../src/upstream/uwsgi-client.js';
 import { FastcgiClient } from '../../src/upstream/fastcgi-client.js';
+import { ScgiClient } from '../../src/upstream/scgi-client.js';
 import type { UpstreamClient, UpstreamResponse } from '../../src/upstream/types.js';
 
 const skip = pythonSkip();
@@ -74,6 +75,7 @@ describe('a Python app on a uwsgi TCP, a uwsgi UNIX, a FastCGI and an HTTP socke
         '--socket', join(dir, 'uwsgi.sock'),
         '--fastcgi-socket', join(dir, 'fastcgi.sock'),
         '--http-socket', `127.0.0.1:${httpPort}`,
+        '--scgi-socket', join(dir, 'scgi.sock'),
         '--wsgi-file', 'wsgi_app.py', '--master', '--processes', '2', '--threads', '2',
       ],
       { cwd: FIXTURES },
@@ -135,6 +137,15 @@ describe('a Python app on a uwsgi TCP, a uwsgi UNIX, a FastCGI and an HTTP socke
     await readBody(slow);
     assert.equal(slow.status, 200);
     assert.match(header(slow, 'x-pid') ?? '', /^\d+$/);
+  });
+
+  it('SCGI, through the router', async () => {
+    const client = new ScgiClient({ address: `unix:${join(dir, 'scgi.sock')}`, readTimeout: 10_000, log: () => {} });
+    const answer = await env(client);
+    assert.equal(answer.status, 200);
+    assert.equal(answer.vars.QUERY_STRING, 'from=client');
+    const uploaded = await upload(client, body);
+    assert.equal(uploaded.sha256, sha256(body));
   });
 
   it('HTTP, through the router', async () => {
