@@ -1,5 +1,5 @@
 /**
- * A Python app on several sockets of every kind at once (docs/python.md, "Several sockets"): the
+ * A Python app on several sockets of every kind at once (docs/python.md, "Sockets"): the
  * workers accept on the first uwsgi socket, the router serves every other one and relays its
  * requests to them. Clients: tsgi's UwsgiClient, FastcgiClient and ScgiClient (an SCGI socket too), a real nginx with
  * `fastcgi_pass` and `uwsgi_pass`, fetch for HTTP. Then seed 001's `[uwsgi]` ini listing five

@@ -4,7 +4,7 @@
  * appserver's own connection code (../stream-connection.ts, ../fastcgi-connection.ts), and this
  * app hands each request it decodes to the workers as a uwsgi request, then streams their answer
  * back. The protocol of the client's socket is thus spoken by tested code, and the workers keep
- * one socket (docs/python.md, "Several sockets").
+ * one socket (docs/python.md, "Sockets").
  *
  * One worker connection per request, without tsgi's keep extension: the worker closes it after
  * the response, so the end of the response is the end of the connection and nothing can leak
