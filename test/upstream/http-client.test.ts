@@ -12,8 +12,13 @@ const servers: (Server | NetServer)[] = [];
 const clients: HttpClient[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'tsgi-http-client-'));
 
+/** Every accepted socket: a net server's close() waits for its connections, and the silent and
+ *  deaf peers below never end theirs. */
+const accepted = new Set<Socket>();
+
 after(async () => {
   for (const client of clients) await client.close();
+  for (const socket of accepted) socket.destroy();
   for (const server of servers) {
     if ('closeAllConnections' in server) server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
@@ -23,6 +28,10 @@ after(async () => {
 
 async function listen<T extends Server | NetServer>(server: T): Promise<number> {
   servers.push(server);
+  server.on('connection', (socket: Socket) => {
+    accepted.add(socket);
+    socket.once('close', () => accepted.delete(socket));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   assert.ok(address !== null && typeof address === 'object');
