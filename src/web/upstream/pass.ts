@@ -257,6 +257,17 @@ class Pass implements PassHandler {
     }
     const headers = passedHeaders(ctx, response, settings, module.hiddenHeaders);
     const upstreamBody = response.body;
+    if (ctx.method !== 'HEAD' && status >= 200 && !BODYLESS.has(status) && !signal.aborted) {
+      // The whole body came with the head (the usual small answer): written as one Buffer, with
+      // no stream, read-ahead or per-chunk promise; the peer is done with now, as nginx frees it
+      // once the response is read (*_buffering on or off: the bytes are all here either way).
+      const whole = upstreamBody.takeWhole();
+      if (whole !== null) {
+        release();
+        state.end(index, null, whole.length);
+        return { kind: 'response', response: { status, headers, body: { kind: 'buffer', data: whole } } };
+      }
+    }
     ctx.onDone(() => upstreamBody.cancel());
     const onEnd = (bytes: number, error: unknown): void => {
       release();
