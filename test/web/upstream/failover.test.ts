@@ -223,7 +223,7 @@ describe('least_conn counts a request until its response has been read', { skip:
   // nginx frees the peer when it finalizes the upstream request (the whole response read);
   // pass.ts calls done(peer, 'ok') at the response head, so a streaming response stops counting
   // toward least_conn and max_conns while it still occupies the server.
-  it('sends the requests that come while one streams to the other server, as nginx', { todo: 'pass.ts releases the peer at the response head' }, async () => {
+  it('sends the requests that come while one streams to the other server, as nginx', async () => {
     if (!('path' in peer)) return;
     const a = await startInProcessApp(streamingApp('a'), [{ protocol: 'uwsgi', address: '127.0.0.1:0' }]);
     const b = await startInProcessApp(streamingApp('b'), [{ protocol: 'uwsgi', address: '127.0.0.1:0' }]);
