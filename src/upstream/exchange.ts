@@ -27,7 +27,7 @@ import { ResponseBody } from './response-body.js';
 import { BodyLength, announcedBodyLength, hasBody, isInterim } from './response-length.js';
 import { isGoodbye, keptHead } from './kept-response.js';
 import { ChunkedDecoder, INVALID_CHUNKED, type ChunkSink } from '../protocols/http1-chunked.js';
-import type { UpstreamLog, UpstreamResponse } from './types.js';
+import type { CancelSignal, UpstreamLog, UpstreamResponse } from './types.js';
 
 export interface ExchangeSettings {
   peer: string;
@@ -41,7 +41,7 @@ export interface ExchangeSettings {
   prematureEnd: string;
   highWaterMark: number;
   log: UpstreamLog;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** The request asked the peer to keep the connection (uwsgi modifier2 'K'). */
   askedKeep?: boolean;
 }

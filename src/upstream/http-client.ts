@@ -25,7 +25,7 @@ import type { Peer } from './peer.js';
 import { IdlePool, type PoolOptions } from './pool.js';
 import { DEFAULT_BODY_HIGH_WATER_MARK } from './response-body.js';
 import { resolveTimeouts, type UpstreamTimeouts } from './timeouts.js';
-import { stderrLog, type UpstreamLog } from './types.js';
+import { stderrLog, type CancelSignal, type UpstreamLog } from './types.js';
 
 export type { HttpBody, HttpRequest, HttpResponse } from './http-connection.js';
 
@@ -97,7 +97,7 @@ export class HttpClient {
   }
 
   /** Resolves at the response head; rejects with an UpstreamError. */
-  async request(request: HttpRequest, body: HttpBody, signal: AbortSignal | null = null): Promise<HttpResponse> {
+  async request(request: HttpRequest, body: HttpBody, signal: CancelSignal | null = null): Promise<HttpResponse> {
     if (this.closed) throw new UpstreamError('ERR_UPSTREAM_CLIENT_CLOSED', 'the upstream client is closed', 'connecting', this.peer);
     if (body.kind === 'stream' && body.length < 0 && request.httpVersion !== '1.1') {
       throw new UpstreamError('ERR_UPSTREAM_INVALID_REQUEST', 'a request body of unknown length needs HTTP/1.1 (chunked)', 'sending request', this.peer);

@@ -30,7 +30,7 @@ import type { Poolable } from './pool.js';
 import { RAW_BODY, sendRequest, type BodyFraming } from './request-body.js';
 import { ResponseBody, type BodySource } from './response-body.js';
 import type { UpstreamTimeouts } from './timeouts.js';
-import type { UpstreamLog } from './types.js';
+import type { CancelSignal, UpstreamLog } from './types.js';
 
 /** The request as the proxy module prepared it. */
 export interface HttpRequest {
@@ -115,7 +115,7 @@ export class HttpConnection implements ConnectionOwner, BodySource, Http1Respons
   private headSeen = false;
   private received = 0;
   private body: ResponseBody | null = null;
-  private signal: AbortSignal | null = null;
+  private signal: CancelSignal | null = null;
   private resolveHead: ((response: HttpResponse) => void) | null = null;
   private rejectHead: ((error: UpstreamError) => void) | null = null;
   private readonly onAbort = (): void => this.abort();
@@ -153,7 +153,7 @@ export class HttpConnection implements ConnectionOwner, BodySource, Http1Respons
   }
 
   /** Sends a request; resolves at the response head, rejects with an UpstreamError. */
-  start(request: HttpRequest, body: HttpBody, signal: AbortSignal | null): Promise<HttpResponse> {
+  start(request: HttpRequest, body: HttpBody, signal: CancelSignal | null): Promise<HttpResponse> {
     this.requests++;
     this.keepAlive = request.keepAlive;
     this.target = request.target;

@@ -28,7 +28,7 @@ export interface UpstreamRequest {
   modifier1?: number;
   /** Gives up the request: before the head it rejects with ERR_UPSTREAM_ABORTED, after it the
    *  body does (as `body.cancel()`). */
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   /** Called once the connection is established, before the request is written (at once for a
    *  pooled one): nginx's `$upstream_connect_time` is measured to here. */
   onConnected?: () => void;
@@ -77,3 +77,13 @@ export interface UpstreamClientOptions {
 export const stderrLog: UpstreamLog = (level, message) => {
   process.stderr.write(`tsgi: [${level}] ${message}\n`);
 };
+
+/**
+ * What the clients use of an AbortSignal: a real one fits, and so does a cheaper flag (the web
+ * server's ClientGone, read by every proxied request and fired for almost none).
+ */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}

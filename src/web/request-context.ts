@@ -30,6 +30,7 @@
  */
 import type { Socket } from 'node:net';
 import { TsgiError } from '../errors.js';
+import type { CancelSignal } from '../upstream/types.js';
 import type { Captures } from './match/index.js';
 import type { ListenConf, LocationConf, LogLevel, NginxConfig, PerLocation, ServerConf } from './config/index.js';
 
@@ -295,7 +296,7 @@ export interface RequestContext {
    * ngx_http_upstream_check_broken_connection: a read of 0 bytes means the client is gone), or
    * when the connection drops. The *_pass handler stops its upstream request on it.
    */
-  readonly clientGone?: AbortSignal;
+  readonly clientGone?: CancelSignal;
   /** Runs `cleanup` once the request is over (sent, failed or aborted): limit_conn releases here. */
   onDone(cleanup: () => void): void;
   /** Logs to the error log of the location in force, with nginx's request trailer. */

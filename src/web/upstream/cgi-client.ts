@@ -4,6 +4,7 @@
  */
 import { createReadStream } from 'node:fs';
 import type { UpstreamClient, UpstreamRequest } from '../../upstream/index.js';
+import type { CancelSignal } from '../../upstream/types.js';
 import type { PassSettings } from '../config/index.js';
 import type { PassBody, PassClient, PassResponse, PreparedRequest } from './module.js';
 
@@ -30,7 +31,7 @@ export function clientBody(body: PassBody): Pick<UpstreamRequest, 'body' | 'cont
 export class CgiPassClient implements PassClient {
   constructor(private readonly client: UpstreamClient) {}
 
-  async request(prepared: PreparedRequest, body: PassBody, signal: AbortSignal, onConnected?: () => void): Promise<PassResponse> {
+  async request(prepared: PreparedRequest, body: PassBody, signal: CancelSignal, onConnected?: () => void): Promise<PassResponse> {
     if (prepared.kind !== 'cgi') throw new TypeError(`a ${this.client.peer} client sends CGI variables, not an HTTP request`);
     const response = await this.client.request({ vars: prepared.vars, modifier1: prepared.modifier1, signal, onConnected, ...clientBody(body) });
     return { status: response.status, reason: response.reason, headers: response.headers, body: response.body };

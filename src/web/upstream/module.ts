@@ -16,6 +16,7 @@
 import type { PassSettings, PerLocation, UpstreamConf } from '../config/index.js';
 import type { RequestContext } from '../request-context.js';
 import type { ResponseBody as UpstreamResponseBody, UpstreamLog } from '../../upstream/index.js';
+import type { CancelSignal } from '../../upstream/types.js';
 import type { UpstreamPeer } from './types.js';
 import type { Socket } from 'node:net';
 
@@ -47,7 +48,7 @@ export interface PassClient {
   /** Resolves at the response head; rejects with an UpstreamError (its phase and code decide
    *  502 or 504 and whether `*_next_upstream` retries). `onConnected`, when the client can tell,
    *  marks the connection's establishment ($upstream_connect_time; "-" without it). */
-  request(prepared: PreparedRequest, body: PassBody, signal: AbortSignal, onConnected?: () => void): Promise<PassResponse>;
+  request(prepared: PreparedRequest, body: PassBody, signal: CancelSignal, onConnected?: () => void): Promise<PassResponse>;
   close(): Promise<void>;
 }
 

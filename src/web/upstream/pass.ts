@@ -17,6 +17,7 @@ import type { LocationConf, LogLevel, NginxConfig, PassSettings, PerLocation } f
 import { ErrorLogWriter } from '../log/index.js';
 import { RequestBodyError, type ContentHandler, type ContentResult, type ErrorLog, type ModuleEnv, type OutgoingResponse, type RequestContext } from '../request-context.js';
 import { UpstreamError } from '../../upstream/index.js';
+import type { CancelSignal } from '../../upstream/types.js';
 import { phaseAction } from '../../upstream/errors.js';
 import type { PassBody, PassClient, PassModule, PassResponse } from './module.js';
 import type { UpstreamGroup, UpstreamPeer } from './types.js';
@@ -226,7 +227,7 @@ class Pass implements PassHandler {
     response: PassResponse,
     state: UpstreamState,
     index: number,
-    signal: AbortSignal,
+    signal: CancelSignal,
     release: () => void,
   ): ContentResult {
     const status = response.status;
@@ -321,7 +322,7 @@ class Pass implements PassHandler {
 }
 
 /** For a context without `clientGone`: aborted when the request ends. */
-function doneSignal(ctx: RequestContext): AbortSignal {
+function doneSignal(ctx: RequestContext): CancelSignal {
   const controller = new AbortController();
   ctx.onDone(() => controller.abort());
   return controller.signal;

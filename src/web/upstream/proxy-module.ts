@@ -33,7 +33,7 @@
  */
 import { HttpClient } from '../../upstream/http-client.js';
 import { UpstreamError } from '../../upstream/errors.js';
-import type { UpstreamLog } from '../../upstream/types.js';
+import type { CancelSignal, UpstreamLog } from '../../upstream/types.js';
 import type { PassParam, PerLocation, ProxySettings, UpstreamConf } from '../config/index.js';
 import type { RequestContext } from '../request-context.js';
 import type { PassBody, PassClient, PassModule, PassResponse, PreparedRequest } from './module.js';
@@ -144,7 +144,7 @@ export const proxyModule: PassModule<ProxySettings> = {
 class ProxyClient implements PassClient {
   constructor(private readonly client: HttpClient) {}
 
-  request(prepared: PreparedRequest, body: PassBody, signal: AbortSignal): Promise<PassResponse> {
+  request(prepared: PreparedRequest, body: PassBody, signal: CancelSignal): Promise<PassResponse> {
     if (prepared.kind !== 'http') {
       return Promise.reject(new UpstreamError('ERR_UPSTREAM_INVALID_REQUEST', 'proxy_pass needs an HTTP request', 'sending request', this.client.peer));
     }

@@ -13,6 +13,7 @@
 import type { PassSettings } from '../config/index.js';
 import type { HeaderPair, RequestContext } from '../request-context.js';
 import type { PassResponse } from './module.js';
+import type { CancelSignal } from '../../upstream/types.js';
 import { bufferedBody, type BodyEnd } from './response-buffer.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-connection']);
@@ -21,6 +22,20 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
 const MIN_MEMORY = 1024 * 1024;
 /** nginx's `*_max_temp_file_size` default. */
 const DEFAULT_MAX_TEMP_FILE = 1024 * 1024 * 1024;
+
+/** `upstream_http_NAME` per lower-case header name: the same few names come in every response. */
+const variableNames = new Map<string, string>();
+const MAX_VARIABLE_NAMES = 1000;
+
+function variableName(lower: string): string {
+  let name = variableNames.get(lower);
+  if (name === undefined) {
+    name = `upstream_http_${lower.replaceAll('-', '_')}`;
+    // Bounded: a peer sending made-up header names must not grow it for ever.
+    if (variableNames.size < MAX_VARIABLE_NAMES) variableNames.set(lower, name);
+  }
+  return name;
+}
 
 /** The response headers the client gets, in the upstream's order. */
 export function passedHeaders(ctx: RequestContext, response: PassResponse, settings: PassSettings, hidden: readonly string[]): HeaderPair[] {
@@ -32,7 +47,7 @@ export function passedHeaders(ctx: RequestContext, response: PassResponse, setti
     const name = list[i]!;
     const value = list[i + 1]!;
     const lower = name.toLowerCase();
-    ctx.variables.set(`upstream_http_${lower.replaceAll('-', '_')}`, value);
+    ctx.variables.set(variableName(lower), value);
     if (HOP_BY_HOP.has(lower)) continue;
     if ((hidden.includes(lower) || hide?.has(lower) === true) && pass?.has(lower) !== true) continue;
     out.push([name, value]);
@@ -43,7 +58,7 @@ export function passedHeaders(ctx: RequestContext, response: PassResponse, setti
 
 /** The body as the connection writes it, following it to its end. `signal` (the client went
  *  away) cancels the upstream body, and the writer sees an error, never a complete body. */
-export function passedBody(body: AsyncIterable<Buffer> & { cancel(): void }, settings: PassSettings, onEnd: BodyEnd, signal: AbortSignal): AsyncIterable<Buffer> {
+export function passedBody(body: AsyncIterable<Buffer> & { cancel(): void }, settings: PassSettings, onEnd: BodyEnd, signal: CancelSignal): AsyncIterable<Buffer> {
   const stop = (): void => body.cancel();
   if (signal.aborted) stop();
   else signal.addEventListener('abort', stop, { once: true });

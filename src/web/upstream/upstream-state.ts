@@ -66,6 +66,17 @@ export class UpstreamState {
   private publish(): void {
     const v = this.ctx.variables;
     const list = this.attempts;
+    if (list.length === 1) {
+      // Nearly every request makes one attempt: its values without the lists and joins.
+      const a = list[0]!;
+      v.set('upstream_addr', a.addr);
+      v.set('upstream_status', a.status === null ? '-' : String(a.status));
+      v.set('upstream_connect_time', seconds(a.connectMs));
+      v.set('upstream_header_time', seconds(a.headerMs));
+      v.set('upstream_response_time', seconds(a.responseMs));
+      v.set('upstream_response_length', String(a.length));
+      return;
+    }
     v.set('upstream_addr', list.map((a) => a.addr).join(', '));
     v.set('upstream_status', list.map((a) => (a.status === null ? '-' : String(a.status))).join(', '));
     v.set('upstream_connect_time', list.map((a) => seconds(a.connectMs)).join(', '));
