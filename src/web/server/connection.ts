@@ -62,6 +62,8 @@ const enum State {
 
 /** Pipelined bytes held while a response is in progress before the socket is paused. */
 const PIPELINE_HIGH_WATER = 64 * 1024;
+/** Bodies up to this size are copied behind their head and sent in one write (fast-static.ts: the same). */
+const MAX_JOINED_BODY = 16 * 1024;
 /** nginx's escaping of bytes in a logged header line: controls and non-ASCII as \xNN. */
 function escapeLogBytes(line: string): string {
   return line.replace(/[\x00-\x1f\x7f-\xff]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
@@ -554,11 +556,18 @@ export class WebConnection {
     head += '\r\n';
     r.status = status;
     r.sentHeaders = response.headers;
-    const headBytes = Buffer.from(head, 'latin1');
-    r.bytesSent = headBytes.length;
+    const body = response.body;
+    // A small body already in memory (a proxied answer that came whole, an error page) goes out
+    // in one buffer with its head: one write, no writev of two (as fast-static.ts does).
+    const joined = !bodyless && !chunked && body.kind === 'buffer' && body.data.length <= MAX_JOINED_BODY ? body.data : null;
+    const headBytes = joined === null ? Buffer.from(head, 'latin1') : joinHead(head, joined);
+    r.bytesSent = head.length;
     this.armSendTimer(s.sendTimeoutMs);
     try {
-      if (bodyless || !hasBody) {
+      if (joined !== null) {
+        this.socket.write(headBytes);
+        r.bodyBytesSent = joined.length;
+      } else if (bodyless || !hasBody) {
         this.socket.write(headBytes);
         if (chunked && !bodyless) this.socket.write(LAST_CHUNK);
       } else if (response.body.kind === 'stream') {
@@ -823,6 +832,14 @@ function bucket(counters: ServerCounters, state: State, delta: number): void {
   if (state === State.Waiting) counters.waiting += delta;
   else if (state === State.ReadingHead) counters.reading += delta;
   else if (state === State.Processing) counters.writing += delta;
+}
+
+/** The head (latin1, as Buffer.from writes it) and the body in one buffer. */
+function joinHead(head: string, body: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(head.length + body.length);
+  out.write(head, 0, 'latin1');
+  body.copy(out, head.length);
+  return out;
 }
 
 function bodyLength(body: OutgoingResponse['body']): number {
