@@ -48,6 +48,9 @@ export function createPassHandler(_config: NginxConfig, env: ModuleEnv, options:
 class Pass implements PassHandler {
   readonly name = 'upstream';
   private readonly clients = new Map<string, PassClient>();
+  /** The same clients by settings object and peer: spares building and hashing the string key
+   *  on every request. Emptied when a client is evicted, so it never hands out a closed one. */
+  private byPeer = new WeakMap<PassSettings, Map<UpstreamPeer, PassClient>>();
   /** The generation retired: its error log is closed, so clients closing late log nothing. */
   private closed = false;
 
@@ -287,6 +290,20 @@ class Pass implements PassHandler {
   }
 
   private client(module: PassModule, settings: PassSettings, group: UpstreamGroup, peer: UpstreamPeer): PassClient {
+    // A settings object belongs to one module, and a peer to one group: (settings, peer) names
+    // the same client as the string key below. Only the generation's own groups: a `*_pass` with
+    // variables may make a group (and peers) per request, which must not pile up here.
+    if (this.options.groups.get(group.conf.name) !== group) return this.clientByKey(module, settings, group, peer);
+    let peers = this.byPeer.get(settings);
+    const known = peers?.get(peer);
+    if (known !== undefined) return known;
+    const client = this.clientByKey(module, settings, group, peer);
+    if (peers === undefined) this.byPeer.set(settings, (peers = new Map()));
+    peers.set(peer, client);
+    return client;
+  }
+
+  private clientByKey(module: PassModule, settings: PassSettings, group: UpstreamGroup, peer: UpstreamPeer): PassClient {
     const variant =
       module.clientVariant?.(settings, group.conf) ?? `${settings.connectTimeoutMs}/${settings.sendTimeoutMs}/${settings.readTimeoutMs}/${settings.bufferSize}`;
     const key = `${module.name}\0${group.conf.name}\0${peer.name}\0${variant}`;
@@ -295,6 +312,7 @@ class Pass implements PassHandler {
       if (this.clients.size >= MAX_CLIENTS) {
         const [oldestKey, oldest] = this.clients.entries().next().value as [string, PassClient];
         this.clients.delete(oldestKey);
+        this.byPeer = new WeakMap();
         void oldest.close();
       }
       const errorLog = this.env.errorLog;
