@@ -58,9 +58,22 @@ export class UpstreamState {
   end(index: number, status: number | null, bodyBytes = 0): void {
     const a = this.attempts[index]!;
     a.responseMs = performance.now() - a.startMs;
-    if (status !== null) a.status = status;
     a.length = bodyBytes;
-    this.publish();
+    if (status !== null) {
+      a.status = status;
+      this.publish();
+      return;
+    }
+    // The end of a body whose head was published: only its time and length changed.
+    const v = this.ctx.variables;
+    const list = this.attempts;
+    if (list.length === 1) {
+      v.set('upstream_response_time', seconds(a.responseMs));
+      v.set('upstream_response_length', String(a.length));
+      return;
+    }
+    v.set('upstream_response_time', list.map((b) => seconds(b.responseMs)).join(', '));
+    v.set('upstream_response_length', list.map((b) => String(b.length)).join(', '));
   }
 
   private publish(): void {
