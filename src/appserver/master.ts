@@ -458,34 +458,12 @@ class Master {
 
   private spawn(id: number): void {
     if (this.settings.python !== null) return this.spawnPython(id, this.settings.python);
-    const slot = this.slot(id);
     const settings = this.settings;
     const child = forkChild({ entry: WORKER_ENTRY, env: settings.env, cwd: settings.cwd });
-    if (child.pid === undefined) {
-      // fork() failed (EAGAIN, ENOMEM): the 'error' event tells why; retry with the crash backoff.
-      child.once('error', (error) => this.say(`fork() of worker ${id} failed: ${error.message}`));
-      const decision = this.policy.decide(id, 0, Date.now());
-      slot.respawnAt = Date.now() + Math.max(decision.delayMs, 100);
-      return;
-    }
+    // fork() failed (EAGAIN, ENOMEM): the 'error' event tells why.
+    if (child.pid === undefined) return this.retryLater(id, child, (error) => `fork() of worker ${id} failed: ${error.message}`);
     const notes = notesStream(child);
-    let notesEnded: () => void = () => {};
-    const worker: WorkerProcess = {
-      id,
-      generation: this.generation,
-      child,
-      pid: child.pid,
-      spawnedAt: Date.now(),
-      phase: { name: 'starting' },
-      report: EMPTY_REPORT,
-      lastHeardAt: Date.now(),
-      harakiri: null,
-      bootError: null,
-      notesDone: new Promise<void>((resolve) => (notesEnded = resolve)),
-      exited: false,
-      channel: null,
-    };
-    this.processes.set(worker.pid, worker);
+    const { worker, notesEnded } = this.track(id, child, child.pid, null);
     // A block of lines per write: workers under load log many requests per chunk (log-forward.ts).
     if (child.stdout) forwardLineBlocks(child.stdout, (block) => this.log.line(block));
     if (child.stderr) forwardLineBlocks(child.stderr, (block) => this.log.line(block));
@@ -496,11 +474,6 @@ class Master {
       notesEnded();
     }
     child.on('message', (message: unknown) => this.onWorkerMessage(worker, message));
-    child.once('exit', (code, signal) => void this.onWorkerExit(worker, exitStatus(code, signal)));
-    child.on('error', () => {
-      // Send failures to a dying child; its 'exit' event does the bookkeeping.
-    });
-
     const init: WorkerInit = {
       id,
       generation: this.generation,
@@ -524,8 +497,47 @@ class Master {
     child.send({ type: 'init', init });
     this.sendSockets(worker);
 
-    if (slot.spawns === 0) this.say(`spawned tsgi worker ${id} (pid: ${worker.pid}, cores: ${settings.threads ?? 'unlimited'})`);
-    else this.say(`Respawned tsgi worker ${id} (new pid: ${worker.pid})`);
+    this.spawned(worker, `cores: ${settings.threads ?? 'unlimited'}`);
+  }
+
+  /** fork() or spawn() gave no process: say why once its 'error' tells, retry with the crash backoff. */
+  private retryLater(id: number, child: ChildProcess, describe: (error: Error) => string): void {
+    child.once('error', (error) => this.say(describe(error)));
+    const decision = this.policy.decide(id, 0, Date.now());
+    this.slot(id).respawnAt = Date.now() + Math.max(decision.delayMs, 100);
+  }
+
+  /** A worker just started, JS or Python: its record, and what ends its notes/channel wait. */
+  private track(id: number, child: ChildProcess, pid: number, channel: WorkerProcess['channel']): { worker: WorkerProcess; notesEnded: () => void } {
+    let notesEnded: () => void = () => {};
+    const worker: WorkerProcess = {
+      id,
+      generation: this.generation,
+      child,
+      pid,
+      spawnedAt: Date.now(),
+      phase: { name: 'starting' },
+      report: EMPTY_REPORT,
+      lastHeardAt: Date.now(),
+      harakiri: null,
+      bootError: null,
+      notesDone: new Promise<void>((resolve) => (notesEnded = resolve)),
+      exited: false,
+      channel,
+    };
+    this.processes.set(pid, worker);
+    child.once('exit', (code, signal) => void this.onWorkerExit(worker, exitStatus(code, signal)));
+    child.on('error', () => {
+      // A message or signal sent to a child that is gone; its 'exit' event does the bookkeeping.
+    });
+    return { worker, notesEnded };
+  }
+
+  /** The spawn line (uWSGI's wording) and the slot's counters. */
+  private spawned(worker: WorkerProcess, detail: string): void {
+    const slot = this.slot(worker.id);
+    if (slot.spawns === 0) this.say(`spawned tsgi worker ${worker.id} (pid: ${worker.pid}, ${detail})`);
+    else this.say(`Respawned tsgi worker ${worker.id} (new pid: ${worker.pid})`);
     slot.spawns++;
     slot.lastSpawn = worker.spawnedAt;
     this.events.emit('spawn', this.info(worker));
@@ -537,7 +549,6 @@ class Master {
    * arrive as JSON lines on its channel (fd 4) and take the JS workers' paths from there.
    */
   private spawnPython(id: number, python: PythonWorkerConfig): void {
-    const slot = this.slot(id);
     const settings = this.settings;
     const fd = this.sockets.find((socket) => socket.spec.protocol === 'uwsgi')?.fd ?? null;
     if (fd === null) throw new Error('no uwsgi socket for the Python workers');
@@ -558,31 +569,10 @@ class Master {
       reloadOnRss: settings.reloadOnRssBytes,
       requestLog: settings.requestLog,
     });
-    if (child.pid === undefined) {
-      // ENOENT (the interpreter went away since the start), EAGAIN...: retry with the crash backoff.
-      child.once('error', (error) => this.say(`cannot start Python worker ${id} with ${python.interpreter}: ${error.message}`));
-      const decision = this.policy.decide(id, 0, Date.now());
-      slot.respawnAt = Date.now() + Math.max(decision.delayMs, 100);
-      return;
-    }
+    // ENOENT (the interpreter went away since the start), EAGAIN...
+    if (child.pid === undefined) return this.retryLater(id, child, (error) => `cannot start Python worker ${id} with ${python.interpreter}: ${error.message}`);
     const channel = pythonChannel(child);
-    let channelEnded: () => void = () => {};
-    const worker: WorkerProcess = {
-      id,
-      generation: this.generation,
-      child,
-      pid: child.pid,
-      spawnedAt: Date.now(),
-      phase: { name: 'starting' },
-      report: EMPTY_REPORT,
-      lastHeardAt: Date.now(),
-      harakiri: null,
-      bootError: null,
-      notesDone: new Promise<void>((resolve) => (channelEnded = resolve)),
-      exited: false,
-      channel,
-    };
-    this.processes.set(worker.pid, worker);
+    const { worker, notesEnded: channelEnded } = this.track(id, child, child.pid, channel);
     if (channel !== null) {
       forwardLines(channel, (line) => this.onPythonLine(worker, line));
       channel.once('close', () => channelEnded());
@@ -604,16 +594,7 @@ class Master {
         this.log.line(line);
       });
     }
-    child.once('exit', (code, signal) => void this.onWorkerExit(worker, exitStatus(code, signal)));
-    child.on('error', () => {
-      // A signal sent to a child that is gone; its 'exit' event does the bookkeeping.
-    });
-    const cores = settings.threads ?? 1;
-    if (slot.spawns === 0) this.say(`spawned tsgi worker ${id} (pid: ${worker.pid}, cores: ${cores}, python: ${python.interpreter})`);
-    else this.say(`Respawned tsgi worker ${id} (new pid: ${worker.pid})`);
-    slot.spawns++;
-    slot.lastSpawn = worker.spawnedAt;
-    this.events.emit('spawn', this.info(worker));
+    this.spawned(worker, `cores: ${settings.threads ?? 1}, python: ${python.interpreter}`);
   }
 
   /** The Python worker's ready line: it accepts now. */

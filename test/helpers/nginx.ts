@@ -46,17 +46,18 @@ export interface RunningNginx {
   stop(): Promise<void>;
 }
 
-/** `serverBody` goes inside `server { listen 127.0.0.1:PORT; ... }`; `httpExtra` inside `http {}`. */
-export async function startNginx(binary: string, serverBody: string, httpExtra = ''): Promise<RunningNginx> {
-  const dir = mkdtempSync(join(tmpdir(), 'tsgi-nginx-'));
-  const port = await freePort();
-  const conf = `
+/**
+ * A whole nginx.conf for a test: one process in the foreground, pid, error log and temp files
+ * under `dir`, no access log; `http` is the rest of the inside of `http {}`.
+ */
+export function testNginxConf(dir: string, http: string, workerConnections = 256): string {
+  return `
 daemon off;
 master_process off;
 worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log info;
-events { worker_connections 512; }
+events { worker_connections ${workerConnections}; }
 http {
   access_log off;
   client_body_temp_path ${dir}/client_body;
@@ -64,14 +65,25 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  client_max_body_size 64m;
+  ${http}
+}
+`;
+}
+
+/** `serverBody` goes inside `server { listen 127.0.0.1:PORT; ... }`; `httpExtra` inside `http {}`. */
+export async function startNginx(binary: string, serverBody: string, httpExtra = ''): Promise<RunningNginx> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsgi-nginx-'));
+  const port = await freePort();
+  const conf = testNginxConf(
+    dir,
+    `client_max_body_size 64m;
   ${httpExtra}
   server {
     listen 127.0.0.1:${port};
     ${serverBody}
-  }
-}
-`;
+  }`,
+    512,
+  );
   const launched = await launchNginx(binary, dir, conf, port);
   return { port, dir, process: launched.child, errorLog: launched.errorLog, stop: launched.stop };
 }

@@ -6,10 +6,10 @@
  * The config is a list of `server` blocks; "PORT" in it stands for the port nginx listens on and
  * "DIR" for its temp prefix.
  */
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, launchNginx, type LaunchedNginx, nginxPeer } from '../../helpers/nginx.js';
+import { freePort, launchNginx, testNginxConf, type LaunchedNginx, nginxPeer } from '../../helpers/nginx.js';
 import { exchange } from '../../helpers/net.js';
 
 export interface NginxResponse {
@@ -38,25 +38,8 @@ export function confString(text: string): string {
 
 export async function startOracle(binary: string, servers: string): Promise<NginxOracle> {
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-match-nginx-'));
-  mkdirSync(join(dir, 'tmp'));
   const port = await freePort();
-  const conf = `
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp;
-  proxy_temp_path ${dir}/tmp;
-  fastcgi_temp_path ${dir}/tmp;
-  uwsgi_temp_path ${dir}/tmp;
-  scgi_temp_path ${dir}/tmp;
-  ${servers.replaceAll('PORT', String(port)).replaceAll('DIR', dir)}
-}
-`;
+  const conf = testNginxConf(dir, servers.replaceAll('PORT', String(port)).replaceAll('DIR', dir), 64);
   let launched: LaunchedNginx;
   try {
     launched = await launchNginx(binary, dir, conf, port);

@@ -3,10 +3,10 @@
  * with raw requests (targets reach it byte for byte), answers parsed into status, every header
  * in order, and the body (chunked bodies decoded).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, launchNginx, type LaunchedNginx } from '../../helpers/nginx.js';
+import { freePort, launchNginx, testNginxConf, type LaunchedNginx } from '../../helpers/nginx.js';
 import { openSocket, readAll } from '../../helpers/net.js';
 import type { Answer, SiteRequest } from './site.js';
 
@@ -21,29 +21,16 @@ const CONNECTION_HEADERS = new Set(['server', 'date', 'connection', 'transfer-en
 
 export async function startStaticOracle(binary: string, serverBody: string): Promise<StaticOracle> {
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-static-nginx-'));
-  mkdirSync(join(dir, 'tmp'));
   const port = await freePort();
-  const conf = `
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/tmp;
-  proxy_temp_path ${dir}/tmp;
-  fastcgi_temp_path ${dir}/tmp;
-  uwsgi_temp_path ${dir}/tmp;
-  scgi_temp_path ${dir}/tmp;
-  include /etc/nginx/mime.types;
+  const conf = testNginxConf(
+    dir,
+    `include /etc/nginx/mime.types;
   server {
     listen 127.0.0.1:${port};
     ${serverBody}
-  }
-}
-`;
+  }`,
+    64,
+  );
   // autoindex_localtime and expires @time read the local time zone: the test's own.
   let launched: LaunchedNginx;
   try {

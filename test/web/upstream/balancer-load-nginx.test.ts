@@ -12,7 +12,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readAll, splitResponses } from '../../helpers/net.js';
-import { freePort, launchNginx, nginxPeer, type LaunchedNginx } from '../../helpers/nginx.js';
+import { freePort, launchNginx, testNginxConf, nginxPeer, type LaunchedNginx } from '../../helpers/nginx.js';
 import { groupsFrom, label } from './balancer-helpers.js';
 import type { PeerSelection, UpstreamPeer } from '../../../src/web/upstream/types.js';
 
@@ -66,24 +66,14 @@ describe('balancers with requests in flight: same choices as nginx', { skip: 'sk
     }
     dir = mkdtempSync(join(tmpdir(), 'tsgi-balancer-load-'));
     front = await freePort();
-    const conf = `
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 256; }
-http {
-  access_log off;
-  proxy_temp_path ${dir}/proxy;
-  client_body_temp_path ${dir}/client_body;
-  ${CASES.map(upstream).join('\n')}
+    const conf = testNginxConf(
+      dir,
+      `${CASES.map(upstream).join('\n')}
   server {
     listen 127.0.0.1:${front};
     ${CASES.map((c) => `location /${c.name}/ { proxy_pass http://${c.name}; add_header X-Tried $upstream_addr always; }`).join('\n')}
-  }
-}
-`;
+  }`,
+    );
     nginx = await launchNginx(peer.path, dir, conf, front);
   });
 

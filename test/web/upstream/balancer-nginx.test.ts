@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, launchNginx, nginxPeer, type LaunchedNginx } from '../../helpers/nginx.js';
+import { freePort, launchNginx, testNginxConf, nginxPeer, type LaunchedNginx } from '../../helpers/nginx.js';
 import { backendPorts, httpBlock, replay, SCENARIOS, simulate, type BackendName } from './balancer-scenarios.js';
 
 const peer = nginxPeer();
@@ -26,23 +26,7 @@ describe('balancers: same order as nginx', { skip: 'skip' in peer ? peer.skip : 
     dir = mkdtempSync(join(tmpdir(), 'tsgi-balancer-nginx-'));
     ports = await backendPorts();
     front = await freePort();
-    const conf = `
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  ${httpBlock(front, ports)}
-}
-`;
+    const conf = testNginxConf(dir, httpBlock(front, ports));
     nginx = await launchNginx(peer.path, dir, conf, front);
   });
 

@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, launchNginx, nginxPeer, waitForPort, type LaunchedNginx } from '../../helpers/nginx.js';
+import { freePort, launchNginx, testNginxConf, nginxPeer, waitForPort, type LaunchedNginx } from '../../helpers/nginx.js';
 import { runTsgi, type Running } from '../../helpers/process.js';
 import { startWeb, type RunningWeb } from '../server/tsgi-web.js';
 import { CONF_DIR, portOf, startApp as startInProcessApp } from './pass-helpers.js';
@@ -179,20 +179,7 @@ describe('the balancer scenarios through tsgi web and through nginx', { skip: 's
     try {
       await Promise.all(LIVE.map((name) => waitForPort(backends[name], 15_000)));
       web = await startWeb(httpBlock('PORT', backends, options));
-      const conf = `
-daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 256; }
-http {
-  access_log off;
-  uwsgi_temp_path ${dir}/uwsgi;
-  client_body_temp_path ${dir}/client_body;
-  ${httpBlock(front, backends, options)}
-}
-`;
+      const conf = testNginxConf(dir, httpBlock(front, backends, options));
       nginx = await launchNginx(peer.path, dir, conf, front);
       for (const scenario of SCENARIOS) {
         const viaNginx = await replay(front, scenario, backends);

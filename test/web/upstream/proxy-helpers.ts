@@ -3,7 +3,8 @@
  * request it received (request line, header lines, body), so a test can compare what nginx and
  * tsgi web send upstream byte for byte.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server } from 'node:net';
+import { rawPeer } from './pass-helpers.js';
 
 export interface EchoBackend {
   readonly port: number;
@@ -18,13 +19,7 @@ const HEAD_END = '\r\n\r\n';
 /** Reads requests (Content-Length or chunked bodies) and answers each with its raw bytes.
  *  Keeps the connection unless the request says `Connection: close`. */
 export async function rawEchoBackend(): Promise<EchoBackend> {
-  let count = 0;
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    count++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
+  return rawPeer((socket) => {
     let pending = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       pending = Buffer.concat([pending, chunk]);
@@ -43,18 +38,6 @@ export async function rawEchoBackend(): Promise<EchoBackend> {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return {
-    port: address.port,
-    server,
-    connections: () => count,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 /** One whole request at the start of `data`, or null when more bytes are needed. */
