@@ -56,11 +56,17 @@ export const SCENARIOS: readonly Scenario[] = [
   { name: 'hash_backup', body: 'server {a} backup; server {x}; server {d} down; server {b} backup weight=2; hash $arg_k;', requests: keys(8) },
 ];
 
-/** Free ports for the backends: the live ones get a server, the dead ones stay closed. */
+/**
+ * Ports refused for certain: privileged ones the suite never binds. A free ephemeral port
+ * would do only until a test running in parallel takes it (and answers for the "dead" server).
+ */
+const DEAD_PORTS: readonly number[] = [1, 3];
+
+/** Free ports for the live backends (each gets a server); the dead ones refuse connections. */
 export async function backendPorts(): Promise<Record<BackendName, number>> {
   const ports = new Set<number>();
-  while (ports.size < LIVE.length + DEAD.length) ports.add(await freePort());
-  const list = [...ports];
+  while (ports.size < LIVE.length) ports.add(await freePort());
+  const list = [...ports, ...DEAD_PORTS];
   return Object.fromEntries([...LIVE, ...DEAD].map((name, i) => [name, list[i]!])) as Record<BackendName, number>;
 }
 
